@@ -1,0 +1,139 @@
+"""Layer functions and modules shared by every model.
+
+All tensors are channels-last: activations [B, T, H, W, C], 3D kernels
+[kt, kh, kw, C_in / groups, C_out] (the flax `nn.Conv` layout, so weights
+map one-to-one to and from other frameworks).
+
+Padding is symmetric, `(k - 1) // 2` on each side of every axis unless given
+explicitly (PyTorch / VMZ convention, not TF's asymmetric "SAME" at stride 2),
+so that imported weights give identical activations.
+
+The functions here are the single place where a conv *form* is chosen. The
+plain XLA forms are written here as reference implementations; faster forms
+for a given backend may replace the bodies but never the signatures.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Array = jax.Array
+Padding = Sequence[tuple[int, int]]
+Dtype = Any
+
+_DIMENSION_NUMBERS = ("NTHWC", "THWIO", "NTHWC")
+
+
+def symmetric_padding(kernel_size: Sequence[int]) -> list[tuple[int, int]]:
+  """Returns `(k - 1) // 2` on both sides of each axis."""
+  return [((k - 1) // 2, (k - 1) // 2) for k in kernel_size]
+
+
+def conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1),
+           padding: Padding | None = None, feature_group_count: int = 1) -> Array:
+  """Dense or grouped 3D convolution.
+
+  Args:
+    x: [B, T, H, W, C_in].
+    kernel: [kt, kh, kw, C_in / groups, C_out].
+    strides: (st, sh, sw).
+    padding: per-axis (before, after); symmetric `(k-1)//2` when None.
+    feature_group_count: number of groups.
+  Returns:
+    [B, T', H', W', C_out].
+  """
+  if padding is None:
+    padding = symmetric_padding(kernel.shape[:3])
+  return lax.conv_general_dilated(
+      x, kernel, window_strides=tuple(strides), padding=tuple(padding),
+      dimension_numbers=_DIMENSION_NUMBERS,
+      feature_group_count=feature_group_count)
+
+
+def depthwise_conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1),
+                     padding: Padding | None = None) -> Array:
+  """Depthwise 3D convolution (one filter per channel).
+
+  Args:
+    x: [B, T, H, W, C].
+    kernel: [kt, kh, kw, 1, C].
+  Returns:
+    [B, T', H', W', C].
+  """
+  return conv3d(x, kernel, strides, padding, feature_group_count=x.shape[-1])
+
+
+class Conv3D(nn.Module):
+  """3D convolution module; grouped when `feature_group_count > 1`.
+
+  Depthwise convs (groups == in == out channels) go through
+  `depthwise_conv3d`, all others through `conv3d`.
+  """
+  features: int
+  kernel_size: Sequence[int] = (3, 3, 3)
+  strides: Sequence[int] = (1, 1, 1)
+  padding: Padding | None = None
+  feature_group_count: int = 1
+  use_bias: bool = False
+  dtype: Dtype | None = None
+  param_dtype: Dtype = jnp.float32
+  kernel_init: Any = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+  bias_init: Any = nn.initializers.zeros
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    in_features = x.shape[-1]
+    groups = self.feature_group_count
+    if in_features % groups or self.features % groups:
+      raise ValueError(
+          f"Conv3D: in ({in_features}) and out ({self.features}) channels must "
+          f"be divisible by feature_group_count={groups}")
+    kernel_shape = (*self.kernel_size, in_features // groups, self.features)
+    kernel = self.param("kernel", self.kernel_init, kernel_shape,
+                        self.param_dtype)
+    x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
+    if groups > 1 and groups == in_features == self.features:
+      y = depthwise_conv3d(x, kernel, self.strides, self.padding)
+    else:
+      y = conv3d(x, kernel, self.strides, self.padding, groups)
+    if self.use_bias:
+      bias = self.param("bias", self.bias_init, (self.features,),
+                        self.param_dtype)
+      y = y + bias.astype(y.dtype)
+    return y
+
+
+def batch_norm(train: bool, *, epsilon: float = 1e-3, momentum: float = 0.9,
+               use_scale: bool = True, dtype: Dtype | None = None,
+               name: str | None = None, scale_init: Any = nn.initializers.ones
+               ) -> nn.BatchNorm:
+  """BatchNorm over all but the channel axis.
+
+  Under `jax.jit` with a batch sharded over a mesh, the mean and variance
+  are computed over the *global* batch (XLA inserts the all-reduce), so BN
+  statistics are averaged across devices with no `axis_name`.
+  """
+  return nn.BatchNorm(use_running_average=not train, momentum=momentum,
+                      epsilon=epsilon, use_scale=use_scale, dtype=dtype,
+                      scale_init=scale_init, name=name)
+
+
+def max_pool3d(x: Array, window: Sequence[int], strides: Sequence[int],
+               padding: Padding | None = None) -> Array:
+  """Max pooling over (T, H, W) of [B, T, H, W, C]; symmetric padding."""
+  if padding is None:
+    padding = symmetric_padding(window)
+  return nn.max_pool(x, tuple(window), tuple(strides), tuple(padding))
+
+
+def global_avg_pool(x: Array) -> Array:
+  """[B, T, H, W, C] -> [B, C]."""
+  return jnp.mean(x, axis=(1, 2, 3))
+
+
+__all__ = ["conv3d", "depthwise_conv3d", "Conv3D", "batch_norm", "max_pool3d",
+           "global_avg_pool", "symmetric_padding"]
