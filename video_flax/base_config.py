@@ -1,0 +1,61 @@
+"""Base config shared by every model family (configs/*.py start from it).
+
+Every field is spelled out here; presets in the per-family files change
+values, never add keys silently. `--config.a.b=value` overrides any of them,
+and unknown keys are rejected by `config_flags` (the config is locked).
+"""
+from __future__ import annotations
+
+import ml_collections
+
+
+def get_base_config() -> ml_collections.ConfigDict:
+  """Returns the defaults: the synthetic dataset, SGD + cosine, precise BN."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  # Every field but `name` is passed to the model constructor as a keyword.
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "ir_csn_tiny"
+  config.model.dropout_rate = 0.0
+  config.model.dtype = "float32"  # compute dtype: float32 | bfloat16
+
+  config.dataset = ml_collections.ConfigDict()
+  config.dataset.name = "synthetic"
+  config.dataset.variant = "default"
+  config.dataset.data_dir = ""  # '' -> $VIDEO_FLAX_DATA_DIR or ~/.cache/video_flax
+  config.dataset.num_frames = 8
+  config.dataset.frame_stride = 1
+  config.dataset.crop_size = 32
+  config.dataset.train_split = "train"
+  config.dataset.eval_split = "test"
+  config.dataset.worker_count = 0  # grain worker processes; 0 = in-process
+
+  config.train = ml_collections.ConfigDict()
+  config.train.batch_size = 16  # global, over all devices and hosts
+  config.train.num_steps = 1000
+  config.train.optimizer = "sgd"  # sgd | adamw
+  config.train.learning_rate = 0.1  # peak, for the global batch size
+  config.train.schedule = "cosine"  # cosine | constant
+  config.train.warmup_steps = 50
+  config.train.momentum = 0.9  # sgd momentum; adamw b1
+  config.train.nesterov = False
+  config.train.weight_decay = 1e-4  # masked off biases and BN parameters
+  config.train.label_smoothing = 0.0
+  config.train.grad_clip_norm = 0.0  # 0 = off
+  config.train.log_every_steps = 50
+  config.train.checkpoint_every_steps = 200
+  config.train.keep_checkpoints = 2
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.batch_size = 64
+  config.eval.every_steps = 0  # 0 = only after training
+  # Batches of training data over which BN statistics are recomputed before
+  # evaluation (PySlowFast's precise BN); 0 = use the running averages.
+  config.eval.precise_bn_batches = 20
+
+  # Device mesh: `data` x `model`; -1 = all remaining devices.
+  config.mesh = ml_collections.ConfigDict()
+  config.mesh.data = -1
+  config.mesh.model = 1
+  return config

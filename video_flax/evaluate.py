@@ -1,0 +1,92 @@
+"""Evaluation: top-1, top-5, per-class accuracy and the confusion matrix.
+
+Counts are accumulated on device as sums over the (global, sharded) batch,
+weighted by the batch's `mask`, so padded examples never count and no
+process has to gather predictions from the others.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any, Iterable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from video_flax import sharding as sharding_lib
+
+
+def model_inputs(model: nn.Module, batch: dict[str, jax.Array]) -> Any:
+  """The array (one input key) or dict (several) the model is called with."""
+  keys = getattr(model, "input_keys", ("video",))
+  if len(keys) == 1:
+    return batch[keys[0]]
+  return {k: batch[k] for k in keys}
+
+
+def variables_of(state: Any) -> dict[str, Any]:
+  return {"params": state.params, "batch_stats": state.batch_stats}
+
+
+def eval_counts(state: Any, batch: dict[str, jax.Array], *, model: nn.Module,
+                num_classes: int) -> dict[str, jax.Array]:
+  """Masked sums for one batch (pure; jit it).
+
+  Returns loss_sum, top1, top5, count (scalars) and confusion
+  [num_classes (true), num_classes (predicted)].
+  """
+  logits = model.apply(variables_of(state), model_inputs(model, batch),
+                       train=False)
+  logits = logits.astype(jnp.float32)
+  labels, mask = batch["label"], batch["mask"]
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  top5 = jax.lax.top_k(logits, min(5, num_classes))[1]
+  pred = top5[:, 0]
+  in_top5 = jnp.any(top5 == labels[:, None], axis=-1)
+  confusion = jnp.einsum("bi,bj->ij",
+                         jax.nn.one_hot(labels, num_classes) * mask[:, None],
+                         jax.nn.one_hot(pred, num_classes))
+  return {"loss_sum": jnp.sum(loss * mask),
+          "top1": jnp.sum((pred == labels) * mask),
+          "top5": jnp.sum(in_top5 * mask),
+          "count": jnp.sum(mask),
+          "confusion": confusion}
+
+
+def summarize(totals: dict[str, np.ndarray]) -> dict[str, Any]:
+  """Turns summed counts into accuracies (top1, top5, per-class, mean-class)."""
+  count = max(float(totals["count"]), 1.0)
+  confusion = np.asarray(totals["confusion"])
+  per_class_total = confusion.sum(axis=1)
+  per_class = np.divide(np.diag(confusion), per_class_total,
+                        out=np.full(len(confusion), np.nan),
+                        where=per_class_total > 0)
+  return {"loss": float(totals["loss_sum"]) / count,
+          "top1": float(totals["top1"]) / count,
+          "top5": float(totals["top5"]) / count,
+          "mean_class_accuracy": float(np.nanmean(per_class)),
+          "per_class_accuracy": per_class.tolist(),
+          "num_examples": int(totals["count"]),
+          "confusion": confusion.astype(np.int64).tolist()}
+
+
+def evaluate(state: Any, model: nn.Module, batches: Iterable[dict[str, np.ndarray]],
+             mesh: jax.sharding.Mesh, num_classes: int,
+             log_every_batches: int = 20) -> dict[str, Any]:
+  """Runs the model over every batch of `batches` (process-local numpy)."""
+  step = jax.jit(functools.partial(eval_counts, model=model,
+                                   num_classes=num_classes))
+  totals = None
+  start = time.time()
+  for i, local_batch in enumerate(batches):
+    local_batch = {k: v for k, v in local_batch.items() if k != "index"}
+    counts = step(state, sharding_lib.global_batch(local_batch, mesh))
+    totals = counts if totals is None else jax.tree.map(jnp.add, totals, counts)
+    if log_every_batches and (i + 1) % log_every_batches == 0:
+      print(f"  eval batch {i + 1}, {time.time() - start:.0f}s", flush=True)
+  if totals is None:
+    raise ValueError("evaluation split is empty")
+  return summarize(jax.device_get(totals))

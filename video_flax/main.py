@@ -1,0 +1,35 @@
+"""Entry point: `python -m video_flax.main --config=configs/csn.py --workdir=DIR`.
+
+Overrides: `--config.train.batch_size=16`; presets: `configs/csn.py:ir_csn_152`.
+Unknown keys and unusable values are rejected before any compute.
+"""
+from __future__ import annotations
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Config file, optionally with a preset: configs/csn.py:tiny",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", "/tmp/video_flax", "Checkpoints, TensorBoard events, results.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "Call jax.distributed.initialize() (TPU pods, or "
+    "JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID set).")
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  import jax  # pylint: disable=g-import-not-at-top
+  if _MULTIHOST.value:
+    jax.distributed.initialize()
+  from video_flax import config_validation, train  # pylint: disable=g-import-not-at-top
+  config_validation.validate(_CONFIG.value)
+  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["config"])
+  app.run(main)

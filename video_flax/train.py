@@ -1,0 +1,229 @@
+"""The one training loop: every model, dataset and stage is a config.
+
+`train_step` is a pure module-level function jitted with the state
+replicated and the batch sharded over the mesh's `data` axis, so the same
+code runs on one CPU, 8 fake devices or a TPU pod.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from video_flax import checkpointing
+from video_flax import config_validation
+from video_flax import evaluate as evaluate_lib
+from video_flax import metrics_logging
+from video_flax import models
+from video_flax import optim
+from video_flax import precise_bn
+from video_flax import sharding as sharding_lib
+from video_flax.data import pipeline
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+
+
+def build_model(config: ml_collections.ConfigDict, num_classes: int
+                ) -> nn.Module:
+  """The registered model named by config.model.name; other fields are kwargs."""
+  kwargs = {k: v for k, v in config.model.items() if k != "name"}
+  kwargs["dtype"] = jnp.dtype(kwargs.get("dtype", "float32"))
+  return models.build_model(config.model.name, num_classes, **kwargs)
+
+
+def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
+                       rng: jax.Array, example_batch: dict[str, np.ndarray],
+                       mesh: jax.sharding.Mesh) -> TrainState:
+  """Initialises the state directly in its sharding (no host-side copy)."""
+  inputs = evaluate_lib.model_inputs(
+      model, {k: jnp.zeros((1, *v.shape[1:]), v.dtype)
+              for k, v in example_batch.items()})
+
+  def init(rng):
+    variables = model.init({"params": rng, "dropout": rng}, inputs, train=False)
+    params = variables["params"]
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      batch_stats=variables.get("batch_stats", {}),
+                      opt_state=tx.init(params))
+
+  abstract = jax.eval_shape(init, rng)
+  shardings = sharding_lib.state_shardings(mesh, abstract)
+  return jax.jit(init, out_shardings=shardings)(rng)
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array, num_classes: int,
+                  label_smoothing: float) -> jax.Array:
+  """Mean softmax cross-entropy; logits [B, K] or [B, T, K] (mean over T)."""
+  targets = optax.smooth_labels(jax.nn.one_hot(labels, num_classes),
+                                label_smoothing)
+  if logits.ndim == 3:
+    targets = jnp.broadcast_to(targets[:, None], logits.shape)
+  return jnp.mean(optax.softmax_cross_entropy(logits, targets))
+
+
+def train_step(state: TrainState, batch: dict[str, jax.Array],
+               dropout_key: jax.Array, *, model: nn.Module,
+               tx: optax.GradientTransformation, num_classes: int,
+               label_smoothing: float) -> tuple[TrainState, dict[str, jax.Array]]:
+  """One SGD step on a (global) batch; returns the new state and metrics."""
+  key = jax.random.fold_in(dropout_key, state.step)
+  inputs = evaluate_lib.model_inputs(model, batch)
+
+  def loss_fn(params):
+    logits, updates = model.apply(
+        {"params": params, "batch_stats": state.batch_stats}, inputs,
+        train=True, mutable=["batch_stats"], rngs={"dropout": key})
+    logits = logits.astype(jnp.float32)
+    loss = cross_entropy(logits, batch["label"], num_classes, label_smoothing)
+    return loss, (logits, updates["batch_stats"])
+
+  (loss, (logits, batch_stats)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  final_logits = logits[:, -1] if logits.ndim == 3 else logits
+  metrics = {"loss": loss,
+             "accuracy": jnp.mean(jnp.argmax(final_logits, -1) == batch["label"])}
+  new_state = state.replace(step=state.step + 1, params=params,
+                            batch_stats=batch_stats, opt_state=opt_state)
+  return new_state, metrics
+
+
+def _local_batch_size(global_batch_size: int) -> int:
+  return global_batch_size // jax.process_count()
+
+
+def _train_iterator(config: ml_collections.ConfigDict, seed: int):
+  return pipeline.make_train_iterator(
+      config.dataset, global_batch_size=config.train.batch_size, seed=seed,
+      process_index=jax.process_index(), process_count=jax.process_count())
+
+
+def _eval_iterator(config: ml_collections.ConfigDict):
+  return pipeline.make_eval_iterator(
+      config.dataset, global_batch_size=config.eval.batch_size,
+      process_index=jax.process_index(), process_count=jax.process_count())
+
+
+def with_precise_bn(config: ml_collections.ConfigDict, state: TrainState,
+                    model: nn.Module, mesh: jax.sharding.Mesh) -> TrainState:
+  """`state` with BN statistics recomputed over eval.precise_bn_batches
+  training batches (a fixed, separately seeded stream: deterministic)."""
+  if config.eval.precise_bn_batches <= 0:
+    return state
+  bn_batches = _train_iterator(config, seed=config.seed + 1)
+  stats = precise_bn.recompute_batch_stats(
+      state, model, bn_batches, config.eval.precise_bn_batches, mesh)
+  return state.replace(batch_stats=stats)
+
+
+def evaluate_state(config: ml_collections.ConfigDict, state: TrainState,
+                   model: nn.Module, mesh: jax.sharding.Mesh,
+                   num_classes: int) -> dict[str, Any]:
+  """Precise BN (if configured) then metrics on the eval split."""
+  state = with_precise_bn(config, state, model, mesh)
+  return evaluate_lib.evaluate(state, model, _eval_iterator(config), mesh,
+                               num_classes)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
+                       stop_at_step: int | None = None) -> dict[str, Any]:
+  """Trains `config` in `workdir` (resuming if it holds a checkpoint).
+
+  Args:
+    config: a full config (see video_flax/base_config.py).
+    workdir: checkpoints, TensorBoard events and results.json go here.
+    stop_at_step: leave the loop after this step as if preempted (tests and
+      fault injection); the run resumes from its last checkpoint.
+  Returns:
+    the final evaluation metrics, or {} when stopped early.
+  """
+  config_validation.validate(config)
+  os.makedirs(workdir, exist_ok=True)
+  mesh = sharding_lib.make_mesh(config.mesh)
+  info = pipeline.dataset_info(config.dataset)
+  model = build_model(config, info.num_classes)
+  schedule = optim.make_schedule(config.train)
+  tx = optim.make_optimizer(config.train, schedule)
+
+  train_iter = _train_iterator(config, seed=config.seed)
+  example = next(iter(_train_iterator(config, seed=config.seed)))
+  rng = jax.random.key(config.seed)
+  init_key, dropout_key = jax.random.split(rng)
+  state = create_train_state(model, tx, init_key, example, mesh)
+  manager = checkpointing.make_manager(workdir, config.train.keep_checkpoints)
+  if manager.latest_step() is not None:
+    state = checkpointing.restore(
+        manager, checkpointing.abstract_like(state), train_iter)
+    print(f"Resumed from {checkpointing.checkpoint_dir(workdir)} at step "
+          f"{int(state.step)}", flush=True)
+
+  step_fn = jax.jit(
+      functools.partial(train_step, model=model, tx=tx,
+                        num_classes=info.num_classes,
+                        label_smoothing=config.train.label_smoothing),
+      donate_argnums=(0,))
+  writer = metrics_logging.MetricsWriter(workdir)
+  logger = metrics_logging.ProgressLogger(config.train.num_steps,
+                                          config.train.batch_size)
+  print(f"Training {config.model.name} on {config.dataset.name}/"
+        f"{config.dataset.variant}: {info.num_train} clips, "
+        f"{info.num_classes} classes, {jax.device_count()} devices "
+        f"(mesh {dict(mesh.shape)})", flush=True)
+  step = int(state.step)
+  pending = []
+  while step < config.train.num_steps:
+    batch = sharding_lib.global_batch(next(train_iter), mesh)
+    state, metrics = step_fn(state, batch, dropout_key)
+    step += 1
+    pending.append(metrics)
+    if step % config.train.log_every_steps == 0 or step == config.train.num_steps:
+      means = {k: float(np.mean([m[k] for m in jax.device_get(pending)]))
+               for k in pending[0]}
+      means["learning_rate"] = float(schedule(step - 1))
+      logger.log(step, means)
+      writer.write_scalars(step, {f"train/{k}": v for k, v in means.items()})
+      pending = []
+    if (step % config.train.checkpoint_every_steps == 0
+        and step < config.train.num_steps):
+      checkpointing.save(manager, step, state, train_iter)
+    if config.eval.every_steps and step % config.eval.every_steps == 0 \
+        and step < config.train.num_steps:
+      metrics = evaluate_state(config, state, model, mesh, info.num_classes)
+      logger.log_eval(step, metrics)
+      writer.write_scalars(step, metrics_logging.eval_scalars(metrics))
+    if stop_at_step is not None and step >= stop_at_step:
+      if step % config.train.checkpoint_every_steps:
+        checkpointing.save(manager, step, state, train_iter)
+      writer.close()
+      return {}
+
+  state = with_precise_bn(config, state, model, mesh)
+  if manager.latest_step() != step:
+    checkpointing.save(manager, step, state, train_iter)
+  results = evaluate_lib.evaluate(state, model, _eval_iterator(config), mesh,
+                                  info.num_classes)
+  results["class_names"] = list(info.class_names)
+  writer.write_scalars(step, metrics_logging.eval_scalars(results))
+  writer.close()
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+      json.dump(results, f, indent=1)
+  logger.log_final(results)
+  return results
