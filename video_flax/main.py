@@ -15,8 +15,15 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string(
     "workdir", "/tmp/video_flax", "Checkpoints, TensorBoard events, results.")
 _MULTIHOST = flags.DEFINE_bool(
-    "multihost", False, "Call jax.distributed.initialize() (TPU pods, or "
-    "JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID set).")
+    "multihost", False, "Call jax.distributed.initialize() first: on TPU pods "
+    "and SLURM/Kubernetes clusters it finds its peers; elsewhere give the "
+    "three flags below.")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "host:port of process 0 (with --multihost).")
+_NUM_PROCESSES = flags.DEFINE_integer(
+    "num_processes", None, "Number of processes (with --multihost).")
+_PROCESS_ID = flags.DEFINE_integer(
+    "process_id", None, "This process's index (with --multihost).")
 
 
 def main(argv: list[str]) -> None:
@@ -24,7 +31,9 @@ def main(argv: list[str]) -> None:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   import jax  # pylint: disable=g-import-not-at-top
   if _MULTIHOST.value:
-    jax.distributed.initialize()
+    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
+                               num_processes=_NUM_PROCESSES.value,
+                               process_id=_PROCESS_ID.value)
   from video_flax import config_validation, train  # pylint: disable=g-import-not-at-top
   config_validation.validate(_CONFIG.value)
   train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
