@@ -1,0 +1,111 @@
+"""Spatial crops of stored clips: scale-jittered random crops for training,
+1 or 3 crops (or the full frame) for testing, flips and normalisation.
+
+A crop is a box in stored-frame pixels, the same for every frame of a clip;
+resizing the box to the output size is where scale jitter happens, so only
+the pixels that are used are resized. Flow vectors are rescaled with the
+frame and their x component negated by a horizontal flip.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+# (mean, std) of pixel values in [0, 1]; 'minus_one_one' maps to [-1, 1] (I3D).
+NORMALIZATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "minus_one_one": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "kinetics": ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "unit": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+}
+EVAL_CROPS = ("center", "three", "full")
+FULL_FRAME_ASPECT = 4 / 3  # 'full' frames are resized to crop x crop*4/3
+
+
+@dataclasses.dataclass(frozen=True)
+class Box:
+  top: int
+  left: int
+  height: int
+  width: int
+
+
+def random_crop_box(height: int, width: int, crop_size: int,
+                    scale_jitter: tuple[int, int] | None,
+                    rng: np.random.Generator) -> Box:
+  """A random square box; with scale_jitter (lo, hi) it is the box that a
+  crop_size crop covers after resizing the short side to U[lo, hi] pixels."""
+  short = min(height, width)
+  if scale_jitter:
+    target_short = int(rng.integers(scale_jitter[0], scale_jitter[1] + 1))
+    side = int(round(crop_size * short / target_short))
+  else:
+    side = crop_size
+  side = max(1, min(side, short))
+  top = int(rng.integers(0, height - side + 1))
+  left = int(rng.integers(0, width - side + 1))
+  return Box(top, left, side, side)
+
+
+def view_crop_boxes(height: int, width: int, eval_crop: str) -> list[Box]:
+  """Test boxes: 'center' (1 square), 'three' (squares at the start, middle
+  and end of the long side), 'full' (the whole frame)."""
+  short = min(height, width)
+  if eval_crop == "full":
+    return [Box(0, 0, height, width)]
+  if eval_crop not in ("center", "three"):
+    raise ValueError(f"eval_crop must be one of {EVAL_CROPS}, got {eval_crop!r}")
+  room = max(height, width) - short
+  offsets = [room // 2] if eval_crop == "center" else [0, room // 2, room]
+  if height >= width:
+    return [Box(o, 0, short, short) for o in offsets]
+  return [Box(0, o, short, short) for o in offsets]
+
+
+def eval_output_size(crop_size: int, eval_crop: str) -> tuple[int, int]:
+  """(height, width) of test views."""
+  if eval_crop == "full":
+    return crop_size, int(round(crop_size * FULL_FRAME_ASPECT))
+  return crop_size, crop_size
+
+
+def crop_resize(frames: np.ndarray, box: Box, size: tuple[int, int]
+                ) -> np.ndarray:
+  """[T, H, W, C] -> [T, size[0], size[1], C] (box cut out, then resized)."""
+  cut = frames[:, box.top:box.top + box.height, box.left:box.left + box.width]
+  if cut.shape[1:3] == tuple(size):
+    return np.ascontiguousarray(cut)
+  shrink = box.height > size[0]
+  interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+  out = [cv2.resize(f, (size[1], size[0]), interpolation=interp) for f in cut]
+  return np.stack(out).reshape(len(cut), size[0], size[1], frames.shape[-1])
+
+
+def crop_resize_flow(flow: np.ndarray, box: Box, size: tuple[int, int]
+                     ) -> np.ndarray:
+  """Like crop_resize for float flow [T, H, W, 2] in [-1, 1]; the vectors are
+  scaled with the image (a 2x enlargement doubles the displacement)."""
+  out = crop_resize(flow, box, size)
+  scale = np.array([size[1] / box.width, size[0] / box.height], np.float32)
+  if np.all(scale == 1.0):
+    return out
+  return np.clip(out * scale, -1.0, 1.0)
+
+
+def normalize(frames: np.ndarray, normalization: str) -> np.ndarray:
+  """uint8 [..., 3] -> float32 ((x / 255) - mean) / std."""
+  if normalization not in NORMALIZATIONS:
+    raise ValueError(f"Unknown normalization {normalization!r}; known: "
+                     f"{', '.join(NORMALIZATIONS)}")
+  mean, std = NORMALIZATIONS[normalization]
+  scale = np.float32(1 / 255) / np.asarray(std, np.float32)
+  shift = np.asarray(mean, np.float32) / np.asarray(std, np.float32)
+  return frames.astype(np.float32) * scale - shift
+
+
+def flip_frames(frames: np.ndarray) -> np.ndarray:
+  """Mirrors [T, H, W, C] left-right."""
+  return np.ascontiguousarray(frames[:, :, ::-1])
+

@@ -1,0 +1,77 @@
+"""TV-L1 optical flow as in I3D: grayscale, clipped to [-20, 20], scaled to [-1, 1].
+
+Flow frame t is the flow from RGB frame t to frame t + 1 (the last one
+repeats the one before), so an RGB clip and its flow clip share indices.
+Stored flow is quantised to uint8 with x and y side by side in one
+grayscale JPEG ([H, 2W]), the usual way flow is kept on disk.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+FLOW_BOUND = 20.0  # pixels per frame; I3D clips flow to [-20, 20]
+
+
+def tvl1_flow(frames: np.ndarray, threads: int = 1) -> np.ndarray:
+  """TV-L1 flow of consecutive frames (opencv-contrib DualTVL1, default params).
+
+  Args:
+    frames: uint8 [T, H, W, 3] RGB, T >= 1.
+    threads: OpenCV threads (1 inside worker processes).
+
+  Returns:
+    float32 [T, H, W, 2] in [-1, 1]: (x, y) displacement / 20, clipped;
+    x > 0 means motion to the right, y > 0 motion down. A single-frame video
+    has zero flow.
+  """
+  if frames.ndim != 4 or frames.shape[-1] != 3:
+    raise ValueError(f"expected RGB frames [T, H, W, 3], got {frames.shape}")
+  cv2.setNumThreads(threads)
+  t, h, w, _ = frames.shape
+  gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+  tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()
+  flow = np.zeros((t, h, w, 2), np.float32)
+  for i in range(t - 1):
+    flow[i] = tvl1.calc(gray[i], gray[i + 1], None)
+  if t > 1:
+    flow[-1] = flow[-2]
+  return np.clip(flow, -FLOW_BOUND, FLOW_BOUND) / FLOW_BOUND
+
+
+def quantize_flow(flow: np.ndarray) -> np.ndarray:
+  """float [..., H, W, 2] in [-1, 1] -> uint8 [..., H, 2W] (x left, y right)."""
+  q = np.round((np.clip(flow, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+  return np.concatenate([q[..., 0], q[..., 1]], axis=-1)
+
+
+def dequantize_flow(packed: np.ndarray) -> np.ndarray:
+  """uint8 [..., H, 2W] -> float32 [..., H, W, 2] in [-1, 1]."""
+  w = packed.shape[-1] // 2
+  q = np.stack([packed[..., :w], packed[..., w:]], axis=-1)
+  return q.astype(np.float32) / 127.5 - 1.0
+
+
+def encode_flow_jpeg(flow: np.ndarray, quality: int = 95) -> bytes:
+  """One flow frame float32 [H, W, 2] in [-1, 1] -> grayscale JPEG bytes."""
+  ok, buf = cv2.imencode(".jpg", quantize_flow(flow),
+                         [cv2.IMWRITE_JPEG_QUALITY, quality])
+  if not ok:
+    raise ValueError(f"JPEG encoding failed for a flow frame of shape "
+                     f"{flow.shape}")
+  return buf.tobytes()
+
+
+def decode_flow_jpeg(data: bytes) -> np.ndarray:
+  """Grayscale JPEG bytes -> float32 [H, W, 2] in [-1, 1]."""
+  packed = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+  if packed is None:
+    raise ValueError("corrupt flow JPEG in a prepared record")
+  return dequantize_flow(packed)
+
+
+def flip_flow_horizontally(flow: np.ndarray) -> np.ndarray:
+  """Mirror [..., H, W, 2] flow left-right: reverse W and negate x."""
+  flipped = flow[..., ::-1, :].copy()
+  flipped[..., 0] = -flipped[..., 0]
+  return flipped

@@ -1,0 +1,189 @@
+"""Grain sources over prepared shards and the decode + augment steps.
+
+Training: `RecordSource` (one split, random access) -> grain shuffle/repeat/
+shard -> `TrainClip` random map (clip sampling, JPEG decode of just the
+frames used, scale-jittered random crop, flip, normalisation; deterministic
+given grain's per-element rng) -> batch.
+
+Testing: `MultiViewSource` expands each video into clips x crops views, and
+`EvalView` decodes one view; every view carries the video's `index`, so
+scores can be averaged per video (see multiview.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import grain
+import numpy as np
+
+from video_flax.data import clip_crops
+from video_flax.data import clip_sampling
+from video_flax.data import optical_flow
+from video_flax.data import video_records
+
+STREAMS = {"rgb": ("video",), "flow": ("flow",), "rgb+flow": ("video", "flow")}
+
+
+class PreparedDataset:
+  """A prepared directory (see video_records.py): info, splits, sources."""
+
+  def __init__(self, directory: str):
+    self.directory = directory
+    self.info = video_records.PreparedInfo.load(directory)
+    with open(os.path.join(directory, video_records.SPLITS_FILE)) as f:
+      self.splits: dict[str, list[int]] = json.load(f)
+    self.shard_paths = [os.path.join(directory, video_records.SHARD_DIR, s)
+                        for s in self.info.shards]
+
+  def resolve_split(self, split: str, fold: int) -> str:
+    """'train' with fold 2 -> 'train2' for fold-based sets; names as stored
+    otherwise (Kinetics: train, val, test)."""
+    for name in (split, f"{split}{fold}"):
+      if name in self.splits:
+        return name
+    raise ValueError(f"split {split!r} (fold {fold}) not in {self.directory}; "
+                     f"available: {', '.join(sorted(self.splits))}")
+
+  def source(self, split: str, fold: int = 1) -> "RecordSource":
+    name = self.resolve_split(split, fold)
+    if not self.splits[name]:
+      raise ValueError(f"split {name!r} of {self.directory} has no videos "
+                       f"(see skipped.csv there)")
+    return RecordSource(self.shard_paths, self.splits[name])
+
+
+class RecordSource(grain.sources.RandomAccessDataSource):
+  """Record bytes of one split, in split order; picklable for grain workers."""
+
+  def __init__(self, shard_paths: list[str], indices: list[int]):
+    self._records = grain.sources.ArrayRecordDataSource(shard_paths)
+    self._indices = np.asarray(indices, np.int64)
+
+  def __len__(self) -> int:
+    return len(self._indices)
+
+  def __getitem__(self, index: int) -> bytes:
+    return self._records[int(self._indices[index])]
+
+  def __repr__(self) -> str:
+    return f"RecordSource({len(self)} videos)"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipOptions:
+  """How clips are cut from records (built from config.dataset)."""
+  train_clip: clip_sampling.ClipSpec
+  test_clip: clip_sampling.ClipSpec
+  num_test_clips: int
+  crop_size: int
+  streams: str = "rgb"  # rgb | flow | rgb+flow
+  short_video: str = "loop"
+  scale_jitter: tuple[int, int] | None = None  # short side range; None = no
+  flip: bool = True
+  normalization: str = "minus_one_one"
+  eval_crop: str = "three"  # center | three | full
+
+  def __post_init__(self):
+    if self.streams not in STREAMS:
+      raise ValueError(f"streams must be one of {', '.join(STREAMS)}, got "
+                       f"{self.streams!r}")
+
+  @property
+  def keys(self) -> tuple[str, ...]:
+    return STREAMS[self.streams]
+
+  @property
+  def num_crops(self) -> int:
+    return 3 if self.eval_crop == "three" else 1
+
+
+def _cut(record: dict[str, Any], clip: clip_sampling.ClipIndices,
+         options: ClipOptions, box: clip_crops.Box, size: tuple[int, int],
+         flip: bool) -> dict[str, np.ndarray]:
+  """Decodes, crops, flips and normalises the streams of one clip."""
+  out = {"label": np.int32(record["label"])}
+  if "video" in options.keys:
+    frames = clip_crops.crop_resize(
+        video_records.decode_frames(record, clip.rgb.tolist()), box, size)
+    if flip:
+      frames = clip_crops.flip_frames(frames)
+    out["video"] = clip_crops.normalize(frames, options.normalization)
+  if "flow" in options.keys:
+    indices = (clip.flow if len(clip.flow) else clip.rgb).tolist()
+    flow = clip_crops.crop_resize_flow(
+        video_records.decode_flow(record, indices), box, size)
+    out["flow"] = (optical_flow.flip_flow_horizontally(flow) if flip else flow).astype(np.float32)
+  return out
+
+
+def train_example(data: bytes, options: ClipOptions,
+                  rng: np.random.Generator) -> dict[str, np.ndarray]:
+  """One training clip from record bytes.
+
+  Returns:
+    'video' float32 [T, crop, crop, 3] and/or 'flow' float32
+    [T * flow_per_frame, crop, crop, 2], 'label' int32 [].
+  """
+  record = video_records.decode_record(data)
+  clip = clip_sampling.random_clip(options.train_clip, record["num_frames"],
+                                   record["fps"], rng, options.short_video)
+  box = clip_crops.random_crop_box(record["height"], record["width"],
+                                   options.crop_size, options.scale_jitter, rng)
+  flip = options.flip and bool(rng.integers(0, 2))
+  return _cut(record, clip, options, box, (options.crop_size,) * 2, flip)
+
+
+def view_example(data: bytes, options: ClipOptions, view: int
+                 ) -> dict[str, np.ndarray]:
+  """Test view `view` (clip view // num_crops, crop view % num_crops)."""
+  record = video_records.decode_record(data)
+  clips = clip_sampling.view_clips(options.test_clip, record["num_frames"],
+                                   record["fps"], options.num_test_clips,
+                                   options.short_video)
+  boxes = clip_crops.view_crop_boxes(record["height"], record["width"],
+                                     options.eval_crop)
+  clip, box = clips[view // len(boxes)], boxes[view % len(boxes)]
+  size = clip_crops.eval_output_size(options.crop_size, options.eval_crop)
+  return _cut(record, clip, options, box, size, flip=False)
+
+
+class TrainClip(grain.transforms.RandomMap):
+  """Grain random map: record bytes -> augmented training clip."""
+
+  def __init__(self, options: ClipOptions):
+    self.options = options
+
+  def random_map(self, element: bytes, rng: np.random.Generator
+                 ) -> dict[str, np.ndarray]:
+    return train_example(element, self.options, rng)
+
+
+class MultiViewSource(grain.sources.RandomAccessDataSource):
+  """Each video of `source` repeated as num_views consecutive elements."""
+
+  def __init__(self, source: RecordSource, num_views: int):
+    self._source = source
+    self.num_views = num_views
+
+  def __len__(self) -> int:
+    return len(self._source) * self.num_views
+
+  def __getitem__(self, index: int) -> dict[str, Any]:
+    video, view = divmod(int(index), self.num_views)
+    return {"record": self._source[video], "video_index": video, "view": view}
+
+
+class EvalView(grain.transforms.Map):
+  """Grain map: a MultiViewSource element -> one decoded test view, with
+  'index' = the video's position in the split."""
+
+  def __init__(self, options: ClipOptions):
+    self.options = options
+
+  def map(self, element: dict[str, Any]) -> dict[str, np.ndarray]:
+    out = view_example(element["record"], self.options, element["view"])
+    out["index"] = np.int32(element["video_index"])
+    return out
