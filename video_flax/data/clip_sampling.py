@@ -94,7 +94,8 @@ def frames_at_rate(num_stored: int, stored_fps: float, fps: float | None) -> int
 def _to_stored(indices: np.ndarray, num_stored: int, stored_fps: float,
                fps: float | None) -> np.ndarray:
   if fps is not None and abs(fps - stored_fps) >= 1e-6:
-    indices = np.floor(indices * (stored_fps / fps) + 0.5).astype(np.int64)
+    # The stored frame shown at time index / fps.
+    indices = np.floor(indices * (stored_fps / fps) + 1e-6).astype(np.int64)
   return np.minimum(indices, num_stored - 1)
 
 

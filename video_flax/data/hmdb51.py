@@ -6,7 +6,8 @@
 
 Folder names may differ: both are found anywhere under <root>. Class indices
 follow the sorted class names of the split files. Splits are named
-train1/test1, train2/test2, train3/test3.
+train1/test1, train2/test2, train3/test3; videos unused (0) in every listed
+fold are not listed.
 """
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ def list_hmdb51(root: str) -> video_listing.DatasetListing:
       if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
         raise ValueError(f"{path}: expected '<video>.avi <0|1|2>', got {line!r}")
       filename, code = parts
+      if code not in _CODE_TO_KIND:
+        continue
       key = (class_name, filename.lower())
       if key not in position:
         position[key] = len(entries)
@@ -47,9 +50,8 @@ def list_hmdb51(root: str) -> video_listing.DatasetListing:
             video_id=filename.rsplit(".", 1)[0],
             path=files.video(filename, parent=class_name),
             label=label_of[class_name]))
-      if code in _CODE_TO_KIND:
-        members.setdefault(f"{_CODE_TO_KIND[code]}{fold}", []).append(
-            position[key])
+      members.setdefault(f"{_CODE_TO_KIND[code]}{fold}", []).append(
+          position[key])
   splits = {name: tuple(m) for name, m in sorted(members.items())}
   return video_listing.DatasetListing("hmdb51", tuple(class_names),
                                       tuple(entries), splits)

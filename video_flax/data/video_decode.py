@@ -8,7 +8,6 @@ instead of crashing or silently producing empty clips.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from typing import Iterator, Sequence
 
@@ -216,8 +215,8 @@ def decode_video(path: str, *, fps: float | None = None,
 
   Args:
     path: an mp4/avi/webm/mkv file.
-    fps: output frame rate; each output time k/fps takes the nearest source
-      frame at or before it (None keeps every source frame).
+    fps: output frame rate; output frame k is the source frame shown at time
+      start_s + k / fps (None keeps every source frame).
     short_side: resize so the shorter side has this many pixels (None: keep).
     start_s, end_s: segment in seconds from the stream start (frame-accurate:
       seeks to the previous keyframe and drops frames before start_s).
@@ -234,50 +233,48 @@ def decode_video(path: str, *, fps: float | None = None,
     stream.thread_type = "AUTO" if threads != 1 else "SLICE"
     stream.codec_context.thread_count = threads
     source_fps = _stream_fps(stream)
-    out_fps = fps or source_fps
     begin = start_s or 0.0
-    half_frame = 0.5 / source_fps
+    eps = 0.01 / source_fps  # timestamp rounding slack
     frames: list[np.ndarray] = []
-    last_time = None
+    pending = None  # (time, frame): shown until the next frame's time
     try:
-      pending = None  # (time, frame) waiting for the next frame's time
       for t, frame in _timed_frames(container, stream, start_s):
-        if t < begin - half_frame:
-          continue
-        if end_s is not None and t >= end_s - half_frame:
+        if end_s is not None and t >= end_s - eps:
           break
         if pending is not None:
-          _emit(frames, pending[1], len(frames), out_fps, begin, t, half_frame,
-                short_side, fps)
+          _emit(frames, pending, t, begin, fps, short_side, eps)
         pending = (t, frame)
-        last_time = t
       if pending is not None:
-        _emit(frames, pending[1], len(frames), out_fps, begin,
-              last_time + 1.0 / source_fps, half_frame, short_side, fps)
+        until = pending[0] + 1.0 / source_fps
+        _emit(frames, pending, until if end_s is None else min(until, end_s),
+              begin, fps, short_side, eps)
     except av.error.FFmpegError as e:
       raise _decode_error(path, e) from e
     if not frames:
       reason = "truncated" if is_truncated(path) else "undecodable"
       raise VideoDecodeError(path, reason, "no frame could be decoded")
     if start_s is None and end_s is None:
-      _check_complete(path, container, stream, last_time - begin, source_fps)
-    return DecodedVideo(frames=np.stack(frames), fps=out_fps,
+      _check_complete(path, container, stream, pending[0], source_fps)
+    return DecodedVideo(frames=np.stack(frames), fps=fps or source_fps,
                         source_fps=source_fps)
 
 
-def _emit(out: list[np.ndarray], frame: av.VideoFrame, k: int, out_fps: float,
-          begin: float, next_time: float, half_frame: float,
-          short_side: int | None, fps: float | None) -> None:
-  """Appends `frame` for every output time before the next source frame."""
+def _emit(out: list[np.ndarray], pending: tuple[float, av.VideoFrame],
+          until: float, begin: float, fps: float | None,
+          short_side: int | None, eps: float) -> None:
+  """Appends the frame shown from pending[0] to `until` once per output time
+  begin + k / fps in that interval (once if it starts after begin without fps).
+  """
+  start, frame = pending
   if fps is None:
-    out.append(resize_short_side(frame.to_ndarray(format="rgb24"), short_side))
-    return
-  image = None
-  while begin + k / out_fps + half_frame < next_time:
-    if image is None:
-      image = resize_short_side(frame.to_ndarray(format="rgb24"), short_side)
-    out.append(image)
-    k += 1
+    count = int(start >= begin - eps)
+  else:
+    count = 0
+    while begin + (len(out) + count) / fps < until - eps:
+      count += 1
+  if count:
+    image = resize_short_side(frame.to_ndarray(format="rgb24"), short_side)
+    out.extend([image] * count)
 
 
 def _check_complete(path: str, container: av.container.InputContainer,
@@ -347,7 +344,3 @@ def read_frames(path: str, indices: Sequence[int], *,
         f"the end of the video")
   return np.stack([found[int(i)] for i in indices])
 
-
-def num_frames_at(duration_s: float, fps: float) -> int:
-  """Frames a duration gives at `fps` (the count decode_video returns)."""
-  return max(0, int(math.floor(duration_s * fps + 0.5)))

@@ -33,6 +33,8 @@ def write_video(path: str, frames: np.ndarray, fps: float = 25.0,
         1001))
     stream.width, stream.height = w, h
     stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+    # ~1 bit per pixel: near-lossless, so decoded frames keep their content.
+    stream.bit_rate = max(int(w * h * fps), 100_000)
     if gop_size is not None:
       stream.codec_context.gop_size = gop_size
     for frame in frames:

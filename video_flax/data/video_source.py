@@ -1,13 +1,14 @@
 """Grain sources over prepared shards and the decode + augment steps.
 
 Training: `RecordSource` (one split, random access) -> grain shuffle/repeat/
-shard -> `TrainClip` random map (clip sampling, JPEG decode of just the
+shard -> `train_example` random map (clip sampling, JPEG decode of just the
 frames used, scale-jittered random crop, flip, normalisation; deterministic
 given grain's per-element rng) -> batch.
 
-Testing: `MultiViewSource` expands each video into clips x crops views, and
-`EvalView` decodes one view; every view carries the video's `index`, so
-scores can be averaged per video (see multiview.py).
+Testing: `MultiViewSource` expands each video into clips x crops views
+(consecutive elements), and `view_example` decodes one view; every view
+carries its video's position as 'video_index', so scores can be averaged
+per video (see multiview.py).
 """
 from __future__ import annotations
 
@@ -115,7 +116,9 @@ def _cut(record: dict[str, Any], clip: clip_sampling.ClipIndices,
     indices = (clip.flow if len(clip.flow) else clip.rgb).tolist()
     flow = clip_crops.crop_resize_flow(
         video_records.decode_flow(record, indices), box, size)
-    out["flow"] = (optical_flow.flip_flow_horizontally(flow) if flip else flow).astype(np.float32)
+    if flip:
+      flow = optical_flow.flip_flow_horizontally(flow)
+    out["flow"] = flow.astype(np.float32)
   return out
 
 
@@ -136,10 +139,12 @@ def train_example(data: bytes, options: ClipOptions,
   return _cut(record, clip, options, box, (options.crop_size,) * 2, flip)
 
 
-def view_example(data: bytes, options: ClipOptions, view: int
+def view_example(element: dict[str, Any], options: ClipOptions
                  ) -> dict[str, np.ndarray]:
-  """Test view `view` (clip view // num_crops, crop view % num_crops)."""
-  record = video_records.decode_record(data)
+  """One test view of a MultiViewSource element: clip view // num_crops,
+  crop view % num_crops, no flip; 'video_index' int32 [] names the video."""
+  record = video_records.decode_record(element["record"])
+  view = element["view"]
   clips = clip_sampling.view_clips(options.test_clip, record["num_frames"],
                                    record["fps"], options.num_test_clips,
                                    options.short_video)
@@ -147,18 +152,9 @@ def view_example(data: bytes, options: ClipOptions, view: int
                                      options.eval_crop)
   clip, box = clips[view // len(boxes)], boxes[view % len(boxes)]
   size = clip_crops.eval_output_size(options.crop_size, options.eval_crop)
-  return _cut(record, clip, options, box, size, flip=False)
-
-
-class TrainClip(grain.transforms.RandomMap):
-  """Grain random map: record bytes -> augmented training clip."""
-
-  def __init__(self, options: ClipOptions):
-    self.options = options
-
-  def random_map(self, element: bytes, rng: np.random.Generator
-                 ) -> dict[str, np.ndarray]:
-    return train_example(element, self.options, rng)
+  out = _cut(record, clip, options, box, size, flip=False)
+  out["video_index"] = np.int32(element["video_index"])
+  return out
 
 
 class MultiViewSource(grain.sources.RandomAccessDataSource):
@@ -174,16 +170,3 @@ class MultiViewSource(grain.sources.RandomAccessDataSource):
   def __getitem__(self, index: int) -> dict[str, Any]:
     video, view = divmod(int(index), self.num_views)
     return {"record": self._source[video], "video_index": video, "view": view}
-
-
-class EvalView(grain.transforms.Map):
-  """Grain map: a MultiViewSource element -> one decoded test view, with
-  'index' = the video's position in the split."""
-
-  def __init__(self, options: ClipOptions):
-    self.options = options
-
-  def map(self, element: dict[str, Any]) -> dict[str, np.ndarray]:
-    out = view_example(element["record"], self.options, element["view"])
-    out["index"] = np.int32(element["video_index"])
-    return out
