@@ -33,8 +33,10 @@ def counter_frames(num_frames: int, height: int = 48, width: int = 64,
 
 
 def frame_number(frame: np.ndarray) -> int:
-  """The frame number coded by counter_frames, read from a decoded frame."""
-  return int(round((frame[4:12, 4:12].mean() - 8) / 5))
+  """The frame number coded by counter_frames, read from a decoded frame
+  (of the generated 48-pixel height or resized)."""
+  lo, hi = (int(round(frame.shape[0] * f / 48)) for f in (4, 12))
+  return int(round((frame[lo:hi, lo:hi].mean() - 8) / 5))
 
 
 def write_truncated(path: str, source: str) -> None:

@@ -68,6 +68,8 @@ def load(cfg: ml_collections.ConfigDict) -> video_source.PreparedDataset:
 def clip_options(cfg: ml_collections.ConfigDict) -> video_source.ClipOptions:
   """The decode/augment settings of cfg (see the module docstring)."""
   flow = "flow" in video_source.STREAMS.get(cfg.streams, ())
+  if cfg.fold < 1:
+    raise ValueError(f"dataset.fold={cfg.fold} must be >= 1")
   if cfg.clip_sampling:
     preset = clip_sampling.get_preset(cfg.clip_sampling)
     train, test, num_clips = preset.train, preset.test, preset.test_clips
@@ -93,7 +95,9 @@ def num_views(cfg: ml_collections.ConfigDict) -> int:
 
 
 def info(cfg: ml_collections.ConfigDict) -> dataset_api.DatasetInfo:
-  """Class names; num_train / num_eval count videos (not views)."""
+  """Class names; num_train / num_eval count videos (not views). Checks the
+  clip settings first, so a bad value fails before any compute."""
+  clip_options(cfg)
   dataset = load(cfg)
   return dataset_api.DatasetInfo(
       num_classes=dataset.info.num_classes,

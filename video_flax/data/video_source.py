@@ -88,9 +88,21 @@ class ClipOptions:
   eval_crop: str = "three"  # center | three | full
 
   def __post_init__(self):
-    if self.streams not in STREAMS:
-      raise ValueError(f"streams must be one of {', '.join(STREAMS)}, got "
-                       f"{self.streams!r}")
+    choices = {"streams": tuple(STREAMS),
+               "short_video": clip_sampling.SHORT_VIDEO_MODES,
+               "normalization": tuple(clip_crops.NORMALIZATIONS),
+               "eval_crop": clip_crops.EVAL_CROPS}
+    problems = [f"dataset.{k}={getattr(self, k)!r} is not one of {v}"
+                for k, v in choices.items() if getattr(self, k) not in v]
+    if self.scale_jitter and not (len(self.scale_jitter) == 2 and
+                                  0 < self.scale_jitter[0] <= self.scale_jitter[1]):
+      problems.append(f"dataset.scale_jitter={self.scale_jitter} must be () or "
+                      f"(lo, hi) with 0 < lo <= hi")
+    if self.num_test_clips < 1 or self.crop_size < 1:
+      problems.append(f"num_test_clips={self.num_test_clips} and crop_size="
+                      f"{self.crop_size} must be >= 1")
+    if problems:
+      raise ValueError("Invalid dataset config:\n  " + "\n  ".join(problems))
 
   @property
   def keys(self) -> tuple[str, ...]:
