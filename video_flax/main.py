@@ -5,6 +5,8 @@ Unknown keys and unusable values are rejected before any compute.
 """
 from __future__ import annotations
 
+import sys
+
 from absl import app
 from absl import flags
 from ml_collections import config_flags
@@ -35,7 +37,10 @@ def main(argv: list[str]) -> None:
                                num_processes=_NUM_PROCESSES.value,
                                process_id=_PROCESS_ID.value)
   from video_flax import config_validation, train  # pylint: disable=g-import-not-at-top
-  config_validation.validate(_CONFIG.value)
+  try:
+    config_validation.validate(_CONFIG.value)
+  except config_validation.ConfigError as e:
+    sys.exit(str(e))
   train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 
