@@ -10,10 +10,20 @@ from typing import Any, Callable
 
 import flax.linen as nn
 
+from video_flax.models import c3d
+from video_flax.models import inception
+from video_flax.models import lstm
 from video_flax.models import resnet3d
+from video_flax.models import s3d
+from video_flax.models import two_stream
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     **resnet3d.MODELS,
+    **inception.MODELS,
+    **s3d.MODELS,
+    **c3d.MODELS,
+    **lstm.MODELS,
+    **two_stream.MODELS,
 }
 
 
