@@ -8,9 +8,10 @@ Padding is symmetric, `(k - 1) // 2` on each side of every axis unless given
 explicitly (PyTorch / VMZ convention, not TF's asymmetric "SAME" at stride 2),
 so that imported weights give identical activations.
 
-The functions here are the single place where a conv *form* is chosen. The
-plain XLA forms are written here as reference implementations; faster forms
-for a given backend may replace the bodies but never the signatures.
+The functions here are the single place where a conv *form* is chosen:
+`lax.conv_general_dilated` (the reference, used on GPU/TPU) or the fast
+XLA:CPU forms of `conv_forms` (see docs/conv_speed.md), same values and
+gradients.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from video_flax.models import conv_forms
 
 Array = jax.Array
 Padding = Sequence[tuple[int, int]]
@@ -33,9 +36,27 @@ def symmetric_padding(kernel_size: Sequence[int]) -> list[tuple[int, int]]:
   return [((k - 1) // 2, (k - 1) // 2) for k in kernel_size]
 
 
+def _static_geometry(kernel: Array, strides: Sequence[int],
+                     padding: Padding | None
+                     ) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+  """Strides and padding as hashable int tuples (symmetric when None)."""
+  if padding is None:
+    padding = symmetric_padding(kernel.shape[:3])
+  strides = tuple(int(s) for s in strides)
+  padding = tuple((int(lo), int(hi)) for lo, hi in padding)
+  if len(strides) != 3 or len(padding) != 3:
+    raise ValueError(f"conv3d needs 3 strides and 3 (before, after) pads, "
+                     f"got strides={strides}, padding={padding}")
+  return strides, padding
+
+
 def conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1),
            padding: Padding | None = None, feature_group_count: int = 1) -> Array:
   """Dense or grouped 3D convolution.
+
+  On CPU this runs one of the fast forms of `conv_forms` (depthwise when
+  groups == C_in == C_out, a dot for 1x1x1, else 2D convs per temporal tap);
+  elsewhere, or with `VIDEO_FLAX_CONV_FORM=reference`, `lax.conv_general_dilated`.
 
   Args:
     x: [B, T, H, W, C_in].
@@ -46,12 +67,24 @@ def conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1),
   Returns:
     [B, T', H', W', C_out].
   """
-  if padding is None:
-    padding = symmetric_padding(kernel.shape[:3])
-  return lax.conv_general_dilated(
-      x, kernel, window_strides=tuple(strides), padding=tuple(padding),
-      dimension_numbers=_DIMENSION_NUMBERS,
-      feature_group_count=feature_group_count)
+  strides, padding = _static_geometry(kernel, strides, padding)
+  groups = feature_group_count
+  c_in, c_out = x.shape[-1], kernel.shape[-1]
+  if x.ndim != 5 or kernel.ndim != 5 or c_in != kernel.shape[3] * groups or (
+      c_out % groups):
+    raise ValueError(
+        f"conv3d: x {x.shape} ([B, T, H, W, C_in]) and kernel {kernel.shape} "
+        f"([kt, kh, kw, C_in / groups, C_out]) do not match "
+        f"feature_group_count={groups}")
+  if not conv_forms.fast_forms_enabled():
+    return lax.conv_general_dilated(
+        x, kernel, window_strides=strides, padding=padding,
+        dimension_numbers=_DIMENSION_NUMBERS, feature_group_count=groups)
+  if groups > 1 and groups == c_in == c_out:
+    return conv_forms.depthwise_conv3d(x, kernel, strides, padding)
+  if groups == 1 and kernel.shape[:3] == (1, 1, 1):
+    return conv_forms.pointwise_conv3d(x, kernel, strides, padding)
+  return conv_forms.dense_conv3d(x, kernel, strides, padding, groups)
 
 
 def depthwise_conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1),
@@ -64,6 +97,9 @@ def depthwise_conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1)
   Returns:
     [B, T', H', W', C].
   """
+  if kernel.ndim != 5 or kernel.shape[3:] != (1, x.shape[-1]):
+    raise ValueError(f"depthwise_conv3d: kernel {kernel.shape} must be "
+                     f"[kt, kh, kw, 1, C] with C = {x.shape[-1]} (x {x.shape})")
   return conv3d(x, kernel, strides, padding, feature_group_count=x.shape[-1])
 
 

@@ -1,0 +1,324 @@
+"""Fast forms of 3D convolution for XLA:CPU, and the choice between forms.
+
+XLA:CPU runs `lax.conv_general_dilated` on 3D inputs through a slow generic
+loop (~10-25 GFLOP/s dense, and a grouped/depthwise conv hundreds of times
+slower than elementwise code), while plain elementwise fusions and `dot`
+run well. The forms here rewrite each conv as slices + elementwise math or
+slices + `dot`, with hand-written gradients where autodiff of the rewrite
+is slow. GPU and TPU keep `lax.conv_general_dilated` (cuDNN / the TPU conv
+unit are good at it).
+
+Layouts as in `layers.py`: x [B, T, H, W, C], kernel [kt, kh, kw, C_in /
+groups, C_out]; `padding` is per-axis (before, after), any ints, negative
+ones crop (as in `lax.conv_general_dilated`).
+
+The form is chosen at trace time by `fast_forms_enabled()`: environment
+variable `VIDEO_FLAX_CONV_FORM` = auto (default) | fast | reference, or the
+module attribute `FORM` (same values; wins when not None). A change affects
+functions traced afterwards, not already-compiled ones.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import os
+from typing import Iterator, Sequence
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Array = jax.Array
+Pads = tuple[tuple[int, int], ...]
+Ints = tuple[int, ...]
+
+FORM: str | None = None
+_FORMS = ("auto", "fast", "reference")
+
+
+def fast_forms_enabled() -> bool:
+  """True when convs should use the fast forms of this module."""
+  form = FORM if FORM is not None else os.environ.get(
+      "VIDEO_FLAX_CONV_FORM", "auto")
+  if form not in _FORMS:
+    raise ValueError(f"conv form {form!r} (from conv_forms.FORM or "
+                     f"VIDEO_FLAX_CONV_FORM) is not one of {_FORMS}")
+  if form == "auto":
+    return jax.default_backend() == "cpu"
+  return form == "fast"
+
+
+def output_size(size: int, k: int, stride: int, pad: tuple[int, int]) -> int:
+  """Output length of a VALID conv after padding (as lax computes it)."""
+  return (size + pad[0] + pad[1] - k) // stride + 1
+
+
+def _accum_dtype(dtype: jnp.dtype) -> jnp.dtype:
+  """Sums run in at least float32 (bf16 inputs keep f32 partial sums)."""
+  return jnp.promote_types(dtype, jnp.float32)
+
+
+def _pad_spatial(x: Array, padding: Pads, interior: Ints = (0, 0, 0)) -> Array:
+  """Pads (or crops, for negative pads) the T, H, W axes of [B,T,H,W,C]."""
+  config = [(0, 0, 0)] + [(lo, hi, i) for (lo, hi), i in zip(padding, interior)]
+  return lax.pad(x, jnp.zeros((), x.dtype), config + [(0, 0, 0)])
+
+
+def _taps(xp: Array, kernel_size: Ints, strides: Ints, out: Ints
+          ) -> Iterator[tuple[Ints, Array]]:
+  """Yields ((a, b, c), window) for each kernel tap.
+
+  The window [B, T', H', W', C] is the strided slice of the padded input
+  that kernel tap (a, b, c) multiplies.
+  """
+  for tap in itertools.product(*(range(k) for k in kernel_size)):
+    start = (0, *tap, 0)
+    limit = (xp.shape[0], *(t + (o - 1) * s + 1
+                            for t, o, s in zip(tap, out, strides)), xp.shape[4])
+    yield tap, lax.slice(xp, start, limit, (1, *strides, 1))
+
+
+def _geometry(x_shape: Sequence[int], kernel_size: Ints, strides: Ints,
+              padding: Pads) -> Ints:
+  """Output spatial sizes (T', H', W'); fails naming an empty output."""
+  out = tuple(output_size(n, k, s, p) for n, k, s, p in
+              zip(x_shape[1:4], kernel_size, strides, padding))
+  if min(out) < 1:
+    raise ValueError(f"conv of input {tuple(x_shape)} with kernel "
+                     f"{kernel_size}, strides {strides}, padding {padding} "
+                     f"has an empty output {out}")
+  return out
+
+
+def _transposed_padding(x_shape: Sequence[int], kernel_size: Ints,
+                        strides: Ints, padding: Pads, out: Ints) -> Pads:
+  """Padding of the stride-dilated dy whose VALID conv gives dx."""
+  return tuple((k - 1 - lo, n - 1 + lo - (o - 1) * s)
+               for n, k, s, (lo, _), o in
+               zip(x_shape[1:4], kernel_size, strides, padding, out))
+
+
+# Depthwise: one filter per channel, kernel [kt, kh, kw, 1, C].
+
+
+def _depthwise_sum(xp: Array, kernel: Array, strides: Ints, out: Ints,
+                   dtype: jnp.dtype) -> Array:
+  """VALID depthwise conv of padded xp as a sum of shifted slices."""
+  acc = _accum_dtype(dtype)
+  y = None
+  for tap, window in _taps(xp, kernel.shape[:3], strides, out):
+    term = window.astype(acc) * kernel[tap][0].astype(acc)
+    y = term if y is None else y + term
+  return y.astype(dtype)
+
+
+def _tap_sums(xw: Array, dw: Array, kernel_size: Ints, strides: Ints
+              ) -> Array:
+  """[taps, C]: sum over B,T,H,W of (window_tap * dw), one fused reduce."""
+  products = [window * dw
+              for _, window in _taps(xw, kernel_size, strides, dw.shape[1:4])]
+  zeros = [jnp.zeros((), dw.dtype)] * len(products)
+  return jnp.stack(lax.reduce(products, zeros,
+                              lambda a, b: [u + v for u, v in zip(a, b)],
+                              (0, 1, 2, 3)))
+
+
+def _depthwise_kernel_grad(xp: Array, dy: Array, kernel_size: Ints,
+                           strides: Ints) -> Array:
+  """dL/dkernel [kt, kh, kw, 1, C] from padded x and dy [B, T', H', W', C].
+
+  Per tap, sum(window * dy) over B, T', H', W'. A loop over output frames
+  keeps each step's window in cache (a whole-array reduce is ~3x slower),
+  and one variadic reduce per step reads the window once for all taps.
+  """
+  acc = _accum_dtype(dy.dtype)
+  num_frames = dy.shape[1]
+  kt, st = kernel_size[0], strides[0]
+
+  def frame(total: Array, i: Array) -> tuple[Array, None]:
+    n, t = i // num_frames, i % num_frames
+    xw = lax.dynamic_slice(xp, (n, t * st, 0, 0, 0),
+                           (1, kt, *xp.shape[2:])).astype(acc)
+    dw = lax.dynamic_slice(dy, (n, t, 0, 0, 0),
+                           (1, 1, *dy.shape[2:])).astype(acc)
+    return total + _tap_sums(xw, dw, kernel_size, (1, *strides[1:])), None
+
+  total = jnp.zeros((math.prod(kernel_size), dy.shape[-1]), acc)
+  total, _ = lax.scan(frame, total, jnp.arange(dy.shape[0] * num_frames))
+  return total.reshape(*kernel_size, 1, dy.shape[-1])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def depthwise_conv3d(x: Array, kernel: Array, strides: Ints,
+                     padding: Pads) -> Array:
+  """Depthwise conv, x [B,T,H,W,C], kernel [kt,kh,kw,1,C] -> [B,T',H',W',C].
+
+  `strides` and `padding` must be tuples (they are static).
+  """
+  return _depthwise_forward(x, kernel, strides, padding)[0]
+
+
+def _depthwise_forward(x: Array, kernel: Array, strides: Ints, padding: Pads
+                       ) -> tuple[Array, tuple[Array, Array]]:
+  dtype = jnp.result_type(x, kernel)
+  out = _geometry(x.shape, kernel.shape[:3], strides, padding)
+  y = _depthwise_sum(_pad_spatial(x, padding), kernel, strides, out, dtype)
+  return y, (x, kernel)
+
+
+def _depthwise_backward(strides: Ints, padding: Pads,
+                        residuals: tuple[Array, Array], dy: Array
+                        ) -> tuple[Array, Array]:
+  x, kernel = residuals
+  kernel_size = kernel.shape[:3]
+  out = dy.shape[1:4]
+  # dx: the stride-dilated dy convolved with the flipped kernel.
+  dy_dilated = _pad_spatial(
+      dy, _transposed_padding(x.shape, kernel_size, strides, padding, out),
+      tuple(s - 1 for s in strides))
+  dx = _depthwise_sum(dy_dilated, kernel[::-1, ::-1, ::-1], (1, 1, 1),
+                      x.shape[1:4], x.dtype)
+  dk = _depthwise_kernel_grad(_pad_spatial(x, padding), dy, kernel_size,
+                              strides)
+  return dx, dk.astype(kernel.dtype)
+
+
+depthwise_conv3d.defvjp(_depthwise_forward, _depthwise_backward)
+
+
+# Dense and grouped: kernel [kt, kh, kw, C_in / groups, C_out].
+
+_DN_2D = ("NHWC", "HWIO", "NHWC")
+
+
+def pointwise_conv3d(x: Array, kernel: Array, strides: Ints,
+                     padding: Pads) -> Array:
+  """1x1x1 conv (groups = 1) as one dot over channels; autodiff is all dots."""
+  dtype = jnp.result_type(x, kernel)
+  out = _geometry(x.shape, (1, 1, 1), strides, padding)
+  xp = _pad_spatial(x, padding)
+  xs = lax.slice(xp, (0, 0, 0, 0, 0),
+                 (xp.shape[0], *((o - 1) * s + 1 for o, s in zip(out, strides)),
+                  xp.shape[4]), (1, *strides, 1))
+  y = lax.dot_general(xs, kernel[0, 0, 0].astype(dtype),
+                      (((4,), (0,)), ((), ())),
+                      preferred_element_type=_accum_dtype(dtype))
+  return y.astype(dtype)
+
+
+def _split_groups(x: Array, groups: int) -> list[Array]:
+  """Splits the last axis into `groups` equal parts."""
+  return jnp.split(x, groups, axis=-1) if groups > 1 else [x]
+
+
+def _dense_sum(xp: Array, kernel: Array, strides: Ints, out: Ints,
+               groups: int, dtype: jnp.dtype) -> Array:
+  """VALID conv of padded xp: per temporal tap, 2D convs (one per group).
+
+  XLA:CPU runs 2D convs through its fast library path but 3D (and grouped)
+  ones through a slow generic loop, so T is folded into the batch.
+  """
+  acc = _accum_dtype(dtype)
+  batch, num_frames = xp.shape[0], out[0]
+  kernel = kernel.astype(acc)
+  y = None
+  for a in range(kernel.shape[0]):
+    frames = lax.slice_in_dim(xp, a, a + (num_frames - 1) * strides[0] + 1,
+                              strides[0], axis=1)
+    frames = frames.reshape(batch * num_frames, *xp.shape[2:]).astype(acc)
+    parts = [lax.conv_general_dilated(xg, kg, strides[1:], "VALID",
+                                      dimension_numbers=_DN_2D)
+             for xg, kg in zip(_split_groups(frames, groups),
+                               _split_groups(kernel[a], groups))]
+    term = jnp.concatenate(parts, axis=-1) if groups > 1 else parts[0]
+    y = term if y is None else y + term
+  return y.reshape(batch, *out, kernel.shape[-1]).astype(dtype)
+
+
+def _transposed_kernel(kernel: Array, groups: int) -> Array:
+  """Flipped kernel mapping C_out back to C_in, group by group.
+
+  [kt, kh, kw, C_in/G, C_out] -> [kt, kh, kw, C_out/G, C_in].
+  """
+  kt, kh, kw, cin_g, cout = kernel.shape
+  k = kernel[::-1, ::-1, ::-1].reshape(kt, kh, kw, cin_g, groups,
+                                       cout // groups)
+  return k.transpose(0, 1, 2, 5, 4, 3).reshape(kt, kh, kw, cout // groups,
+                                               groups * cin_g)
+
+
+def _dense_kernel_grad(xp: Array, dy: Array, kernel_size: Ints,
+                       strides: Ints, groups: int) -> Array:
+  """dL/dkernel [kt, kh, kw, C_in/G, C_out] from padded x and dy.
+
+  A loop over output frames; each step builds the frame's patch matrix
+  [H'W', taps * C_in] (small, in cache) and does one dot with dy's frame
+  [H'W', C_out], batched over groups. Autodiff instead produces a
+  filter-gradient conv that XLA:CPU runs ~3x slower.
+  """
+  acc = _accum_dtype(dy.dtype)
+  batch, num_frames, *out_hw, cout = dy.shape
+  cin = xp.shape[-1]
+  kt, st = kernel_size[0], strides[0]
+  taps = math.prod(kernel_size)
+  rows = out_hw[0] * out_hw[1]
+
+  def frame(total: Array, i: Array) -> tuple[Array, None]:
+    n, t = i // num_frames, i % num_frames
+    xw = lax.dynamic_slice(xp, (n, t * st, 0, 0, 0), (1, kt, *xp.shape[2:]))
+    windows = [w.reshape(rows, cin) for _, w in
+               _taps(xw, kernel_size, (1, *strides[1:]), (1, *out_hw))]
+    patches = jnp.stack(windows, axis=1).reshape(rows, taps, groups,
+                                                 cin // groups)
+    dw = lax.dynamic_slice(dy, (n, t, 0, 0, 0), (1, 1, *out_hw, cout))
+    dw = dw.reshape(rows, groups, cout // groups)
+    # [G, taps, C_in/G, C_out/G]
+    grad = lax.dot_general(patches.astype(acc), dw.astype(acc),
+                           (((0,), (0,)), ((2,), (1,))))
+    return total + grad, None
+
+  total = jnp.zeros((groups, taps, cin // groups, cout // groups), acc)
+  total, _ = lax.scan(frame, total, jnp.arange(batch * num_frames))
+  return total.transpose(1, 2, 0, 3).reshape(*kernel_size, cin // groups,
+                                              cout)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads,
+                 groups: int) -> Array:
+  """Dense (groups=1) or grouped conv of any kernel size.
+
+  x [B, T, H, W, C_in], kernel [kt, kh, kw, C_in/groups, C_out] ->
+  [B, T', H', W', C_out]. `strides`, `padding`, `groups` are static.
+  """
+  return _dense_forward(x, kernel, strides, padding, groups)[0]
+
+
+def _dense_forward(x: Array, kernel: Array, strides: Ints, padding: Pads,
+                   groups: int) -> tuple[Array, tuple[Array, Array]]:
+  dtype = jnp.result_type(x, kernel)
+  out = _geometry(x.shape, kernel.shape[:3], strides, padding)
+  y = _dense_sum(_pad_spatial(x, padding), kernel, strides, out, groups,
+                 dtype)
+  return y, (x, kernel)
+
+
+def _dense_backward(strides: Ints, padding: Pads, groups: int,
+                    residuals: tuple[Array, Array], dy: Array
+                    ) -> tuple[Array, Array]:
+  x, kernel = residuals
+  kernel_size = kernel.shape[:3]
+  out = dy.shape[1:4]
+  # dx: the stride-dilated dy convolved with the flipped, transposed kernel.
+  dy_dilated = _pad_spatial(
+      dy, _transposed_padding(x.shape, kernel_size, strides, padding, out),
+      tuple(s - 1 for s in strides))
+  dx = _dense_sum(dy_dilated, _transposed_kernel(kernel, groups), (1, 1, 1),
+                  x.shape[1:4], groups, x.dtype)
+  dk = _dense_kernel_grad(_pad_spatial(x, padding), dy, kernel_size, strides,
+                          groups)
+  return dx, dk.astype(kernel.dtype)
+
+
+dense_conv3d.defvjp(_dense_forward, _dense_backward)
