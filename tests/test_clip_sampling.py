@@ -97,12 +97,20 @@ def test_crop_boxes():
 
 
 def test_normalizations():
-  x = np.array([[0, 255, 51]], np.uint8).reshape(1, 1, 3)
+  x = np.array([0, 255, 51], np.uint8).reshape(1, 1, 1, 3)
   np.testing.assert_allclose(clip_crops.normalize(x, "minus_one_one"),
-                             [[[-1, 1, -0.6]]], atol=1e-6)
-  mean, std = clip_crops.NORMALIZATIONS["kinetics"]
-  np.testing.assert_allclose(clip_crops.normalize(x, "kinetics"),
-                             (x / 255 - np.array(mean)) / np.array(std), rtol=1e-5)
+                             [[[[-1, 1, -0.6]]]], atol=1e-6)
+  frames = np.random.default_rng(0).integers(0, 256, (3, 4, 5, 3), np.uint8)
+  mean, std = (np.array(v) for v in clip_crops.NORMALIZATIONS["kinetics"])
+  expected = (frames / 255 - mean) / std
+  np.testing.assert_allclose(clip_crops.normalize(frames, "kinetics"),
+                             expected, rtol=1e-5)
+  # BGR input (OpenCV's order) and mirroring, fused into the same pass.
+  np.testing.assert_allclose(
+      clip_crops.normalize(frames[..., ::-1], "kinetics", flip=True, bgr=True),
+      expected[:, :, ::-1], rtol=1e-5)
+  with pytest.raises(ValueError, match="Unknown normalization"):
+    clip_crops.normalize(frames, "zscore")
 
 
 def test_multiview_metrics_match_a_loop():

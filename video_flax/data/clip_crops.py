@@ -9,6 +9,7 @@ frame and their x component negated by a horizontal flip.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import cv2
 import numpy as np
@@ -94,18 +95,33 @@ def crop_resize_flow(flow: np.ndarray, box: Box, size: tuple[int, int]
   return np.clip(out * scale, -1.0, 1.0)
 
 
-def normalize(frames: np.ndarray, normalization: str) -> np.ndarray:
-  """uint8 [..., 3] -> float32 ((x / 255) - mean) / std."""
+@functools.lru_cache(maxsize=None)
+def _normalization_table(normalization: str) -> np.ndarray:
+  """float32 [1, 256, 3]: ((v / 255) - mean) / std for every byte v."""
   if normalization not in NORMALIZATIONS:
     raise ValueError(f"Unknown normalization {normalization!r}; known: "
                      f"{', '.join(NORMALIZATIONS)}")
-  mean, std = NORMALIZATIONS[normalization]
-  scale = np.float32(1 / 255) / np.asarray(std, np.float32)
-  shift = np.asarray(mean, np.float32) / np.asarray(std, np.float32)
-  return frames.astype(np.float32) * scale - shift
+  mean, std = (np.asarray(v, np.float64) for v in NORMALIZATIONS[normalization])
+  table = (np.arange(256, dtype=np.float64)[:, None] / 255 - mean) / std
+  return table.astype(np.float32)[None]
 
 
-def flip_frames(frames: np.ndarray) -> np.ndarray:
-  """Mirrors [T, H, W, C] left-right."""
-  return np.ascontiguousarray(frames[:, :, ::-1])
+def normalize(frames: np.ndarray, normalization: str, *, flip: bool = False,
+              bgr: bool = False) -> np.ndarray:
+  """uint8 [T, H, W, 3] -> float32 RGB ((x / 255) - mean) / std.
 
+  Args:
+    flip: mirror left-right as well.
+    bgr: the input is BGR (as OpenCV decodes JPEGs); the output is RGB.
+
+  One table lookup per byte (cv2.LUT) on the frames viewed as one tall
+  image: ~7x faster than numpy's per-channel broadcasting, which is the
+  costliest step of a clip otherwise.
+  """
+  t, h, w, c = frames.shape
+  flat = np.ascontiguousarray(frames).reshape(t * h, w, c)
+  if bgr:
+    flat = cv2.cvtColor(flat, cv2.COLOR_BGR2RGB)
+  if flip:
+    flat = cv2.flip(flat, 1)  # each row of the tall image = a row of a frame
+  return cv2.LUT(flat, _normalization_table(normalization)).reshape(t, h, w, c)

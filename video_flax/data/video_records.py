@@ -40,12 +40,12 @@ def encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
   return buf.tobytes()
 
 
-def decode_jpeg(data: bytes) -> np.ndarray:
-  """JPEG bytes -> uint8 RGB [H, W, 3]."""
-  bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-  if bgr is None:
+def decode_jpeg(data: bytes, bgr: bool = False) -> np.ndarray:
+  """JPEG bytes -> uint8 RGB (or BGR, OpenCV's order) [H, W, 3]."""
+  image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+  if image is None:
     raise ValueError("corrupt JPEG frame in a prepared record")
-  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+  return image if bgr else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def encode_record(*, video_id: str, label: int, fps: float, frames: np.ndarray,
@@ -71,9 +71,11 @@ def decode_record(data: bytes) -> dict[str, Any]:
   return msgpack.unpackb(data, raw=False)
 
 
-def decode_frames(record: dict[str, Any], indices: Sequence[int]) -> np.ndarray:
-  """uint8 [len(indices), H, W, 3]; each distinct frame is decoded once."""
-  cache = {i: decode_jpeg(record["frames"][i]) for i in set(indices)}
+def decode_frames(record: dict[str, Any], indices: Sequence[int],
+                  bgr: bool = False) -> np.ndarray:
+  """uint8 RGB (or BGR) [len(indices), H, W, 3]; each distinct frame is
+  decoded once."""
+  cache = {i: decode_jpeg(record["frames"][i], bgr) for i in set(indices)}
   return np.stack([cache[i] for i in indices])
 
 

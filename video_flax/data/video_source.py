@@ -120,10 +120,10 @@ def _cut(record: dict[str, Any], clip: clip_sampling.ClipIndices,
   out = {"label": np.int32(record["label"])}
   if "video" in options.keys:
     frames = clip_crops.crop_resize(
-        video_records.decode_frames(record, clip.rgb.tolist()), box, size)
-    if flip:
-      frames = clip_crops.flip_frames(frames)
-    out["video"] = clip_crops.normalize(frames, options.normalization)
+        video_records.decode_frames(record, clip.rgb.tolist(), bgr=True), box,
+        size)
+    out["video"] = clip_crops.normalize(frames, options.normalization,
+                                        flip=flip, bgr=True)
   if "flow" in options.keys:
     indices = (clip.flow if len(clip.flow) else clip.rgb).tolist()
     flow = clip_crops.crop_resize_flow(

@@ -1,0 +1,167 @@
+"""Decode + augment throughput of the real-video input pipeline.
+
+    python -m video_flax.tools.benchmark_data [--videos 8] [--seconds 10] \\
+        [--workers 0,2] [--batch 8] [--min_seconds 5]
+
+Generates 320x240 30 fps h264 videos (moving textures) in a UCF-101 layout,
+prepares them (JPEG frames, the stored format every real dataset uses), and
+measures training clips/s for CSN-style 32x2 clips (scale jitter 256-320,
+224 crop, flip) and I3D-style 64-frame clips (224 random crop, flip):
+single-threaded per call, and through the grain pipeline with each
+--workers count. As a reference it also times decoding the same clips
+straight from the video files with PyAV (seek + decode). Besides wall-clock
+clips/s it prints the CPU time per clip of the single-threaded paths, which
+does not depend on how busy a shared machine is.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Callable
+
+from absl import app
+from absl import flags
+import cv2
+import numpy as np
+
+from video_flax import base_config
+from video_flax.data import clip_sampling
+from video_flax.data import pipeline
+from video_flax.data import prepare
+from video_flax.data import real_video
+from video_flax.data import video_decode
+from video_flax.data import video_encode
+
+_VIDEOS = flags.DEFINE_integer("videos", 8, "videos to generate")
+_SECONDS = flags.DEFINE_float("seconds", 10.0, "length of each video")
+_WORKERS = flags.DEFINE_list("workers", ["0", "2"],
+                             "grain worker counts to time (0 = in-process)")
+_BATCH = flags.DEFINE_integer("batch", 8, "pipeline batch size")
+_MIN_SECONDS = flags.DEFINE_float("min_seconds", 5.0, "time per measurement")
+
+CLIP_SETTINGS = {
+    "csn_32x2": {"clip_sampling": "csn_32x2", "scale_jitter": (256, 320)},
+    "i3d": {"clip_sampling": "i3d", "scale_jitter": ()},
+}
+
+
+def moving_texture(num_frames: int, seed: int, height: int = 240,
+                   width: int = 320) -> np.ndarray:
+  """uint8 [T, H, W, 3]: a blurred random texture panning 3 px per frame."""
+  rng = np.random.default_rng(seed)
+  big = rng.integers(0, 256, (height // 8, (width + 3 * num_frames) // 8 + 1, 3),
+                     dtype=np.uint8)
+  big = cv2.resize(big, (big.shape[1] * 8, big.shape[0] * 8),
+                   interpolation=cv2.INTER_CUBIC)
+  return np.stack([big[:, 3 * i:3 * i + width] for i in range(num_frames)])
+
+
+def write_videos(root: str, num_videos: int, seconds: float) -> None:
+  """A UCF-101 style tree of num_videos 320x240 30 fps h264 videos."""
+  classes = ("ClassA", "ClassB")
+  lists = os.path.join(root, "ucfTrainTestlist")
+  os.makedirs(lists)
+  with open(os.path.join(lists, "classInd.txt"), "w") as f:
+    f.writelines(f"{i + 1} {c}\n" for i, c in enumerate(classes))
+  lines = []
+  for v in range(num_videos):
+    c = classes[v % 2]
+    os.makedirs(os.path.join(root, "videos", c), exist_ok=True)
+    name = f"v_{c}_g{v:02d}_c01.mp4"
+    video_encode.write_video(os.path.join(root, "videos", c, name),
+                             moving_texture(int(seconds * 30), v), 30, "h264")
+    lines.append(f"{c}/{name} {v % 2 + 1}\n")
+  for kind in ("train", "test"):
+    with open(os.path.join(lists, f"{kind}list01.txt"), "w") as f:
+      f.writelines(lines)
+
+
+def dataset_config(out: str, preset: str, workers: int):
+  cfg = base_config.get_base_config().dataset
+  cfg.name, cfg.data_dir, cfg.crop_size = "ucf101", out, 224
+  cfg.train_split, cfg.eval_split, cfg.worker_count = "train", "test", workers
+  cfg.fold = 1
+  cfg.streams = "rgb"
+  cfg.short_video = "loop"
+  cfg.flip = True
+  cfg.normalization = "minus_one_one"
+  cfg.eval_num_clips = 0
+  cfg.eval_crop = "three"
+  cfg.update(CLIP_SETTINGS[preset])
+  return cfg
+
+
+def rate(fn: Callable[[], int], min_seconds: float) -> tuple[float, float]:
+  """(items per wall second, CPU ms of this process per item) of repeated
+  fn(), which returns the items it did."""
+  fn()  # warm-up (file handles, worker start-up)
+  done, start, cpu = 0, time.perf_counter(), time.process_time()
+  while time.perf_counter() - start < min_seconds:
+    done += fn()
+  return (done / (time.perf_counter() - start),
+          1e3 * (time.process_time() - cpu) / done)
+
+
+def main(argv) -> None:
+  del argv
+  tmp = tempfile.mkdtemp(prefix="video_flax_bench_")
+  root, out = os.path.join(tmp, "raw"), os.path.join(tmp, "prepared")
+  num_videos, seconds = _VIDEOS.value, _SECONDS.value
+  start = time.perf_counter()
+  write_videos(root, num_videos, seconds)
+  print(f"wrote {num_videos} videos of 320x240, {seconds:g} s at 30 fps "
+        f"in {time.perf_counter() - start:.1f}s ({tmp})")
+  start = time.perf_counter()
+  prepare.prepare_dataset(
+      "ucf101", root, out, prepare.PrepareOptions(fps=30, short_side=None),
+      num_workers=os.cpu_count() or 1, progress=False)
+  elapsed = time.perf_counter() - start
+  size = sum(os.path.getsize(os.path.join(d, f))
+             for d, _, fs in os.walk(os.path.join(out, "shards")) for f in fs)
+  print(f"prepare: {num_videos / elapsed:.2f} videos/s "
+        f"({num_videos * seconds * 30 / elapsed:.0f} frames/s, "
+        f"{os.cpu_count()} workers); {size / num_videos / 1e6:.1f} MB/video")
+  videos = sorted(os.path.join(d, f) for d, _, fs in os.walk(root)
+                  for f in fs if f.endswith(".mp4"))
+  rng = np.random.default_rng(0)
+  print(f"{'clips':9s} {'path':42s} {'clips/s':>8s} {'CPU ms/clip':>12s}")
+  report = lambda preset, label, r: print(
+      f"{preset:9s} {label:42s} {r[0]:8.1f} {r[1]:12.1f}")
+  for preset in CLIP_SETTINGS:
+    cfg = dataset_config(out, preset, 0)
+    source = real_video.source(cfg, "train")
+    counter = iter(range(10**9))
+
+    def one_clip():
+      i = next(counter)
+      real_video.train_example(cfg, source[i % len(source)],
+                               np.random.default_rng(i))
+      return 1
+
+    report(preset, "train_example (decode + augment), 1 thread",
+           rate(one_clip, _MIN_SECONDS.value))
+    options = real_video.clip_options(cfg)
+
+    def straight_from_video():
+      video = videos[int(rng.integers(len(videos)))]
+      info = video_decode.probe(video)
+      clip = clip_sampling.random_clip(options.train_clip, info.num_frames,
+                                       info.fps, rng)
+      video_decode.read_frames(video, clip.rgb.tolist())
+      return 1
+
+    report(preset, "reference: PyAV seek + decode of the .mp4",
+           rate(straight_from_video, _MIN_SECONDS.value))
+    for workers in (int(w) for w in _WORKERS.value):
+      batches = pipeline.make_train_iterator(
+          dataset_config(out, preset, workers), global_batch_size=_BATCH.value,
+          seed=0)
+      label = (f"grain pipeline, {workers} worker processes" if workers else
+               f"grain pipeline, in-process, {pipeline.READ_THREADS} threads")
+      r = rate(lambda: len(next(batches)["label"]), _MIN_SECONDS.value)
+      report(preset, label, (r[0], float("nan")) if workers else r)
+
+
+if __name__ == "__main__":
+  app.run(main)
