@@ -1,0 +1,412 @@
+"""Synthetic dataset, TFDS storage and the grain pipeline."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import ml_collections
+import numpy as np
+import pytest
+
+from conftest import run_python
+from video_flax import base_config
+from video_flax.data import pipeline
+from video_flax.data import synthetic
+from video_flax.data import synthetic_tfds
+from video_flax.data import transforms
+
+TINY = synthetic.get_variant("tiny")
+
+
+def tiny_config(**overrides) -> ml_collections.ConfigDict:
+  cfg = base_config.get_base_config().dataset
+  cfg.variant = "tiny"
+  cfg.update(overrides)
+  return cfg
+
+
+def take(iterator, n: int) -> list[dict[str, np.ndarray]]:
+  return [next(iterator) for _ in range(n)]
+
+
+def assert_batches_equal(a, b) -> None:
+  assert len(a) == len(b)
+  for x, y in zip(a, b):
+    assert x.keys() == y.keys()
+    for k in x:
+      np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+
+
+# Generator ---------------------------------------------------------------
+
+
+def test_generator_is_deterministic_in_its_seed():
+  videos, labels = synthetic.generate_split(TINY, "test")
+  again, again_labels = synthetic.generate_split(TINY, "test")
+  assert videos.dtype == np.uint8
+  assert videos.shape == (TINY.num_clips("test"), TINY.num_frames,
+                          TINY.frame_size, TINY.frame_size, 3)
+  assert videos.tobytes() == again.tobytes()
+  np.testing.assert_array_equal(labels, again_labels)
+  other, _ = synthetic.generate_split(dataclasses.replace(TINY, seed=99), "test")
+  assert np.mean(other != videos) > 0.5
+  train, _ = synthetic.generate_split(TINY, "train")
+  assert np.mean(train[:len(videos)] != videos) > 0.5
+
+
+def test_splits_are_balanced():
+  for split in synthetic.SPLITS:
+    _, labels = synthetic.generate_split(TINY, split)
+    per_class = np.bincount(labels, minlength=len(TINY.classes))
+    assert (per_class == TINY.num_clips(split) // len(TINY.classes)).all()
+
+
+def test_every_variant_is_well_formed():
+  for variant in synthetic.VARIANTS.values():
+    names = variant.class_names
+    assert len(set(names)) == len(names), variant.name
+    assert all(n.replace("_", "").isalnum() for n in names), names
+  assert len(synthetic.VARIANTS["default"].classes) >= 10
+  assert synthetic.VARIANTS["default"].num_frames >= 8
+  pretrain = set(synthetic.VARIANTS["pretrain"].classes)
+  for target in ("target_a", "target_b"):
+    classes = synthetic.VARIANTS[target].classes
+    assert len(classes) < len(pretrain)
+    assert not pretrain & set(classes), f"{target} reuses pretrain motions"
+
+
+def _appearance(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+  rng = np.random.default_rng(seed)
+  return synthetic._draw_appearance(rng, n, TINY.frame_size)  # pylint: disable=protected-access
+
+
+def test_first_frame_is_identical_across_classes_and_motion_follows():
+  n, classes = 16, TINY.classes
+  appearance = _appearance(n)
+  clips = np.stack([
+      synthetic.render(np.full(n, k), appearance, classes, TINY.num_frames,
+                       TINY.frame_size) for k in range(len(classes))])
+  # Same appearance, any label: frame 0 is bit-identical.
+  assert (clips[:, :, 0] == clips[:1, :, 0]).all()
+  # Later frames differ between every pair of classes.
+  later = clips[:, :, 1:].astype(np.float32)
+  for a in range(len(classes)):
+    for b in range(a):
+      diff = np.abs(later[a] - later[b]).mean(axis=(1, 2, 3, 4))
+      assert np.median(diff) > 1.0, (classes[a].name, classes[b].name, diff)
+
+
+def _unwrapped_steps(centres: np.ndarray, size: int) -> np.ndarray:
+  steps = np.diff(centres, axis=1)
+  return np.mod(steps + size / 2, size) - size / 2
+
+
+def test_trajectories_match_class_names():
+  n, size, frames = 32, TINY.frame_size, TINY.num_frames
+  appearance = _appearance(n, seed=1)
+  by_name = {m.name: i for i, m in enumerate(TINY.classes)}
+
+  def track(name):
+    return synthetic.trajectories(np.full(n, by_name[name]), appearance,
+                                  TINY.classes, frames, size)
+
+  for name, axis, sign in (("right", 0, 1), ("left", 0, -1), ("up", 1, -1),
+                           ("down", 1, 1)):
+    steps = _unwrapped_steps(track(name)[0], size)
+    assert (np.sign(steps[..., axis]) == sign).all(), name
+    np.testing.assert_allclose(steps[..., 1 - axis], 0, atol=1e-9)
+  for sense, sign in (("cw", 1), ("ccw", -1)):
+    # Image y points down: a positive cross product turns clockwise on screen.
+    steps = _unwrapped_steps(track(f"circle_{sense}")[0], size)
+    cross = steps[:, :-1, 0] * steps[:, 1:, 1] - steps[:, :-1, 1] * steps[:, 1:, 0]
+    assert (np.sign(cross) == sign).all(), sense
+    assert (np.sign(np.diff(track(f"spin_{sense}")[1], axis=1)) == sign).all()
+  steps = _unwrapped_steps(track("oscillate_horizontal")[0], size)
+  np.testing.assert_allclose(steps[..., 1], 0, atol=1e-9)
+  assert (np.sign(steps[:, 1:, 0]) != np.sign(steps[:, :-1, 0])).any(axis=1).all()
+  steps = _unwrapped_steps(track("zigzag_right")[0], size)
+  assert (steps[..., 0] > 0).all()
+  assert (np.sign(steps[:, 1:, 1]) != np.sign(steps[:, :-1, 1])).any(axis=1).all()
+
+
+def _frame_features(frames: np.ndarray) -> np.ndarray:
+  """Per-frame statistics [N, F]: colour moments, a coarse layout, edges."""
+  x = frames.astype(np.float32) / 255
+  n, h, w, _ = x.shape
+  grey = x.mean(-1)
+  blocks = grey.reshape(n, 4, h // 4, 4, w // 4).mean(axis=(2, 4)).reshape(n, -1)
+  edges = np.abs(np.diff(grey, axis=1)).mean((1, 2))[:, None]
+  return np.concatenate([x.mean((1, 2)), x.std((1, 2)), blocks, edges], 1)
+
+
+def _probe_accuracy(train_x, train_y, test_x, test_y, num_classes) -> float:
+  """Test accuracy of a softmax regression fitted by gradient descent."""
+  mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+  add_bias = lambda x: np.concatenate([(x - mean) / std, np.ones((len(x), 1))], 1)  # noqa: E731
+  train_x, test_x = add_bias(train_x), add_bias(test_x)
+  w = np.zeros((train_x.shape[1], num_classes))
+  onehot = np.eye(num_classes)[train_y]
+  for _ in range(300):
+    logits = train_x @ w
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    w -= 0.5 * train_x.T @ (p - onehot) / len(train_x)
+  return float(np.mean((test_x @ w).argmax(1) == test_y))
+
+
+def test_a_single_frame_carries_no_label_information():
+  variant = dataclasses.replace(synthetic.get_variant("default"),
+                                train_per_class=40, test_per_class=30, seed=7)
+  k = len(variant.classes)
+  train_v, train_y = synthetic.generate_split(variant, "train")
+  test_v, test_y = synthetic.generate_split(variant, "test")
+  middle = variant.num_frames // 2
+
+  def probe(frame_of):
+    return _probe_accuracy(_frame_features(frame_of(train_v, train_y)), train_y,
+                           _frame_features(frame_of(test_v, test_y)), test_y, k)
+
+  chance = 1 / k
+  assert probe(lambda v, y: v[:, middle]) < chance + 0.05
+  # Positive control: the probe sees a planted cue of 8 grey levels per class.
+  leaky = probe(lambda v, y: np.clip(
+      v[:, middle].astype(np.int32) + 8 * y[:, None, None, None], 0, 255))
+  assert leaky > chance + 0.08
+
+
+# TFDS storage ------------------------------------------------------------
+
+
+def test_tfds_writes_and_reads_array_record_without_tensorflow(tmp_path):
+  code = f"""
+import sys
+import numpy as np
+from video_flax.data import synthetic, synthetic_tfds
+builder = synthetic_tfds.load_builder({str(tmp_path)!r}, "tiny")
+assert builder.info.file_format.value == "array_record", builder.info.file_format
+variant = synthetic.get_variant("tiny")
+for split in synthetic.SPLITS:
+  source = builder.as_data_source(split)
+  videos, labels = synthetic.generate_split(variant, split)
+  assert len(source) == len(labels)
+  for i in (0, len(labels) - 1):
+    assert source[i]["video"].tobytes() == videos[i].tobytes()
+    assert source[i]["label"] == labels[i]
+assert builder.info.features["label"].names == list(variant.class_names)
+again = synthetic_tfds.VideoFlaxSynthetic(config="tiny", data_dir={str(tmp_path)!r})
+assert again.is_prepared()
+assert "tensorflow" not in sys.modules, "tensorflow was imported"
+print("ok")
+"""
+  result = run_python(code, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "Generating synthetic/tiny" in result.stdout
+  assert list(tmp_path.rglob("*.array_record*"))
+
+
+def test_stored_records_match_the_generator():
+  # Catches a generator change without a VERSION bump in a cached data_dir.
+  cfg = tiny_config()
+  source = pipeline.get_dataset("synthetic").source(cfg, "test")
+  videos, labels = synthetic.generate_split(TINY, "test")
+  for i in range(len(source)):
+    assert source[i]["video"].tobytes() == videos[i].tobytes(), i
+    assert source[i]["label"] == labels[i]
+
+
+def test_dataset_info():
+  info = pipeline.dataset_info(tiny_config())
+  assert info == pipeline.DatasetInfo(
+      num_classes=len(TINY.classes), num_train=TINY.num_clips("train"),
+      num_eval=TINY.num_clips("test"), class_names=TINY.class_names)
+
+
+# Train pipeline ----------------------------------------------------------
+
+
+def test_train_batches_shapes_and_determinism():
+  cfg = tiny_config()
+  first = take(pipeline.make_train_iterator(cfg, global_batch_size=8, seed=3), 3)
+  batch = first[0]
+  assert batch["video"].shape == (8, 8, 32, 32, 3)
+  assert batch["video"].dtype == np.float32
+  assert batch["label"].dtype == np.int32 and batch["label"].shape == (8,)
+  assert -1 <= batch["video"].min() and batch["video"].max() <= 1
+  again = take(pipeline.make_train_iterator(cfg, global_batch_size=8, seed=3), 3)
+  assert_batches_equal(first, again)
+  other = next(pipeline.make_train_iterator(cfg, global_batch_size=8, seed=4))
+  assert not np.array_equal(other["video"], batch["video"])
+
+
+def _record_ids(videos: np.ndarray, stored: np.ndarray) -> list[int]:
+  """Which stored clip each normalised, uncropped video is."""
+  lookup = {clip.tobytes(): i for i, clip in enumerate(stored)}
+  raw = np.rint((videos + 1) * 127.5).astype(np.uint8)
+  return [lookup[v.tobytes()] for v in raw]
+
+
+def test_each_epoch_is_a_new_permutation_of_the_split():
+  cfg = tiny_config(crop_size=TINY.frame_size)  # no crop: clips identifiable
+  stored, _ = synthetic.generate_split(TINY, "train")
+  n = len(stored)
+  batches = take(pipeline.make_train_iterator(cfg, global_batch_size=n // 3,
+                                              seed=0), 6)
+  ids = _record_ids(np.concatenate([b["video"] for b in batches]), stored)
+  epoch1, epoch2 = ids[:n], ids[n:]
+  assert sorted(epoch1) == list(range(n)) == sorted(epoch2)
+  assert epoch1 != epoch2 and epoch1 != list(range(n))
+
+
+def test_random_crops_vary_and_stay_inside_the_frame():
+  cfg = tiny_config(num_frames=4, frame_stride=2)
+  record = pipeline.get_dataset("synthetic").source(cfg, "train")[0]
+  stored = record["video"]
+  offsets = set()
+  for seed in range(30):
+    example = synthetic_tfds.train_example(cfg, record,
+                                           np.random.default_rng(seed))
+    assert example["video"].shape == (4, 32, 32, 3)
+    video = np.rint((example["video"] + 1) * 127.5).astype(np.uint8)
+    found = [(t, y, x) for t in range(2) for y in range(9) for x in range(9)
+             if np.array_equal(stored[t:t + 8:2, y:y + 32, x:x + 32], video)]
+    assert found, seed
+    offsets.add(found[0])
+  assert len(offsets) > 15
+
+
+def test_state_round_trip_resumes_on_the_next_batch():
+  cfg = tiny_config()
+  it = pipeline.make_train_iterator(cfg, global_batch_size=8, seed=1)
+  take(it, 13)  # past one epoch (9 batches), mid-way through the second
+  state = json.loads(json.dumps(it.get_state()))
+  expected = take(it, 4)
+  resumed = pipeline.make_train_iterator(cfg, global_batch_size=8, seed=1)
+  resumed.set_state(state)
+  assert_batches_equal(take(resumed, 4), expected)
+
+
+def test_orbax_checkpoint_of_the_iterator(tmp_path):
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  cfg = tiny_config()
+  it = pipeline.make_train_iterator(cfg, global_batch_size=8, seed=2)
+  take(it, 5)
+  manager = ocp.CheckpointManager(
+      str(tmp_path), item_names=("state", "data_iter"),
+      options=ocp.CheckpointManagerOptions(enable_async_checkpointing=False))
+  state = {"step": np.array(5, np.int32)}
+  manager.save(5, args=ocp.args.Composite(
+      state=ocp.args.StandardSave(state),
+      data_iter=pipeline.checkpoint_save_args(it)))
+  manager.wait_until_finished()
+  expected = take(it, 2)
+  fresh = pipeline.make_train_iterator(cfg, global_batch_size=8, seed=2)
+  restored = manager.restore(5, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(state),
+      data_iter=pipeline.checkpoint_restore_args(fresh)))
+  assert int(restored["state"]["step"]) == 5
+  assert_batches_equal(take(fresh, 2), expected)
+
+
+def test_processes_split_each_global_batch():
+  cfg = tiny_config()
+  whole = take(pipeline.make_train_iterator(cfg, global_batch_size=8, seed=5), 10)
+  shards = [take(pipeline.make_train_iterator(
+      cfg, global_batch_size=8, seed=5, process_index=p, process_count=2), 10)
+            for p in range(2)]
+  for step, batch in enumerate(whole):
+    for p in range(2):
+      assert shards[p][step]["video"].shape[0] == 4
+      # Process p holds elements p, p + 2, ... of the single-process batch.
+      for key in batch:
+        np.testing.assert_array_equal(shards[p][step][key], batch[key][p::2])
+
+
+@pytest.mark.slow  # starts a worker process (~10 s)
+def test_worker_processes_give_the_same_batches():
+  cfg = tiny_config()
+  expected = take(pipeline.make_train_iterator(cfg, global_batch_size=8,
+                                               seed=6), 3)
+  it = pipeline.make_train_iterator(tiny_config(worker_count=1),
+                                    global_batch_size=8, seed=6)
+  try:
+    assert_batches_equal(take(it, 3), expected)
+  finally:
+    it.close()
+
+
+# Eval pipeline -----------------------------------------------------------
+
+
+def test_eval_counts_every_clip_once_across_processes():
+  cfg = tiny_config()
+  n = TINY.num_clips("test")  # 36: not a multiple of the global batch
+  stored, labels = synthetic.generate_split(TINY, "test")
+  seen = []
+  for p in range(2):
+    batches = list(pipeline.make_eval_iterator(
+        cfg, global_batch_size=16, process_index=p, process_count=2))
+    assert len(batches) == 3
+    for b in batches:
+      assert b["video"].shape == (8, 8, 32, 32, 3)
+      assert b["mask"].dtype == np.float32 and b["index"].dtype == np.int32
+      real = b["mask"] == 1
+      assert (b["index"][~real] == -1).all() and (b["mask"][~real] == 0).all()
+      seen.extend(b["index"][real])
+      np.testing.assert_array_equal(b["label"][real], labels[b["index"][real]])
+      # Centre crop: frames [4, 36) of the stored 40x40 clip.
+      expected = stored[b["index"][real], :, 4:36, 4:36] / 127.5 - 1
+      np.testing.assert_allclose(b["video"][real], expected, atol=1e-6)
+  assert sorted(seen) == list(range(n))
+
+
+def test_eval_iterator_is_deterministic_and_takes_a_split():
+  cfg = tiny_config()
+  a = list(pipeline.make_eval_iterator(cfg, global_batch_size=12))
+  b = list(pipeline.make_eval_iterator(cfg, global_batch_size=12))
+  assert_batches_equal(a, b)
+  train = list(pipeline.make_eval_iterator(cfg, split="train",
+                                           global_batch_size=12))
+  assert sum(x["mask"].sum() for x in train) == TINY.num_clips("train")
+
+
+# Errors ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"name": "nope"}, "known: synthetic"),
+    ({"variant": "nope"}, "known: default, pretrain"),
+    ({"num_frames": 9}, "num_frames=9"),
+    ({"crop_size": 48}, "crop_size=48"),
+    ({"worker_count": -1}, "worker_count=-1"),
+    ({"train_split": "validation"}, "no split 'validation'"),
+])
+def test_bad_dataset_config_is_named(overrides, message):
+  with pytest.raises(ValueError, match=message):
+    next(pipeline.make_train_iterator(tiny_config(**overrides),
+                                      global_batch_size=8, seed=0))
+
+
+def test_bad_batch_and_process_arguments_are_named():
+  with pytest.raises(ValueError, match="divisible by process_count=3"):
+    pipeline.make_train_iterator(tiny_config(), global_batch_size=8, seed=0,
+                                 process_count=3)
+  with pytest.raises(ValueError, match="process_index=2"):
+    pipeline.make_eval_iterator(tiny_config(), global_batch_size=8,
+                                process_index=2, process_count=2)
+
+
+# Transforms --------------------------------------------------------------
+
+
+def test_transforms():
+  video = np.arange(6 * 5 * 7 * 3, dtype=np.uint8).reshape(6, 5, 7, 3)
+  np.testing.assert_array_equal(transforms.frame_indices(6, 2, 2, None), [1, 3])
+  np.testing.assert_array_equal(transforms.crop(video, 3, None),
+                                video[:, 1:4, 2:5])
+  flips = {transforms.random_flip(video, np.random.default_rng(s))[0, 0, 0, 0]
+           for s in range(20)}
+  assert flips == {video[0, 0, 0, 0], video[0, 0, -1, 0]}
+  np.testing.assert_allclose(transforms.normalize(np.array([0, 255], np.uint8)),
+                             [-1, 1])
+  with pytest.raises(ValueError, match="spans 7 frames"):
+    transforms.frame_indices(6, 4, 2, None)

@@ -1,0 +1,50 @@
+"""What a dataset in the registry (`video_flax.data.DATASETS`) provides.
+
+The input pipeline (video_flax/data/pipeline.py) owns shuffling, repeating,
+sharding by process and batching; a dataset only says where its records are
+and how one record becomes one example. Adding a dataset means writing a
+module with these four functions and one line in `DATASETS`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import ml_collections
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+  """Sizes and class names of the splits named by a dataset config."""
+  num_classes: int
+  num_train: int
+  num_eval: int
+  class_names: tuple[str, ...]
+
+
+class VideoDataset(Protocol):
+  """A registry entry (a module satisfies this with module-level functions).
+
+  `cfg` is always the `config.dataset` ConfigDict (see base_config.py).
+  Examples are dicts of numpy arrays: 'video' float32 [T, H, W, 3] in
+  [-1, 1] (see transforms.normalize), 'label' int32 [] and any extra inputs
+  a model names in `input_keys` (e.g. 'flow'); equal shapes across records.
+  """
+
+  def info(self, cfg: ml_collections.ConfigDict) -> DatasetInfo:
+    """Class names and the sizes of cfg.train_split and cfg.eval_split."""
+
+  def source(self, cfg: ml_collections.ConfigDict, split: str
+             ) -> Sequence[Any]:
+    """Random-access records of `split` (len and [i]; grain-readable,
+    picklable for worker processes), in a fixed order."""
+
+  def train_example(self, cfg: ml_collections.ConfigDict, record: Any,
+                    rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Decodes and augments one record; all randomness comes from `rng`."""
+
+  def eval_example(self, cfg: ml_collections.ConfigDict, record: Any
+                   ) -> dict[str, np.ndarray]:
+    """Decodes one record deterministically (e.g. centre crop)."""
