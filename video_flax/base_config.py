@@ -54,6 +54,16 @@ def get_base_config() -> ml_collections.ConfigDict:
   # evaluation (PySlowFast's precise BN); 0 = use the running averages.
   config.eval.precise_bn_batches = 20
 
+  # Transfer stage (video_flax/transfer.py): pretrain | scratch | fixed |
+  # finetune. fixed and finetune start from `init_from` (a workdir or a
+  # checkpoint step dir) with the classifier re-initialised when the class
+  # count differs; fixed trains only the classifier with BN frozen.
+  config.transfer = ml_collections.ConfigDict()
+  config.transfer.stage = "pretrain"
+  config.transfer.init_from = ""
+  config.transfer.inflate_2d = False  # init_from is a 2D net: inflate it (I3D)
+  config.transfer.backbone_lr_multiplier = 1.0  # finetune only
+
   # Device mesh: `data` x `model`; -1 = all remaining devices.
   config.mesh = ml_collections.ConfigDict()
   config.mesh.data = -1

@@ -10,6 +10,7 @@ import ml_collections
 
 from video_flax import models
 from video_flax import optim
+from video_flax import transfer
 from video_flax.data import DATASETS
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -61,6 +62,24 @@ def _check_train(train: ml_collections.ConfigDict, devices: int) -> list[str]:
   return problems
 
 
+def _check_transfer(transfer_cfg: ml_collections.ConfigDict) -> list[str]:
+  stage, init_from = transfer_cfg.stage, transfer_cfg.init_from
+  if stage not in transfer.STAGES:
+    return [f"transfer.stage={stage!r}; known: {transfer.STAGES}"]
+  problems = []
+  if stage in ("fixed", "finetune") and not init_from:
+    problems.append(f"transfer.stage={stage!r} needs transfer.init_from (a "
+                    "workdir or checkpoint of a pretraining run)")
+  if stage == "scratch" and init_from:
+    problems.append("transfer.stage='scratch' trains from random weights; "
+                    f"unset transfer.init_from={init_from!r}")
+  if transfer_cfg.inflate_2d and not init_from:
+    problems.append("transfer.inflate_2d needs transfer.init_from")
+  if transfer_cfg.backbone_lr_multiplier < 0:
+    problems.append("transfer.backbone_lr_multiplier must be >= 0")
+  return problems
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming every config value that cannot work."""
   problems = _check_model(config)
@@ -76,5 +95,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.eval.precise_bn_batches < 0:
     problems.append(f"eval.precise_bn_batches={config.eval.precise_bn_batches}"
                     " must be >= 0")
+  problems += _check_transfer(config.transfer)
   if problems:
     raise ConfigError("Invalid config:\n  " + "\n  ".join(problems))

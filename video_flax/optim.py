@@ -7,6 +7,8 @@ import jax
 import ml_collections
 import optax
 
+from video_flax import transfer
+
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "constant")
 
@@ -48,4 +50,25 @@ def make_optimizer(train_cfg: ml_collections.ConfigDict,
         f"train.optimizer={train_cfg.optimizer!r}; known: {OPTIMIZERS}")
   if train_cfg.grad_clip_norm > 0:
     tx = optax.chain(optax.clip_by_global_norm(train_cfg.grad_clip_norm), tx)
+  return tx
+
+
+def make_stage_optimizer(config: ml_collections.ConfigDict,
+                         schedule: optax.Schedule) -> optax.GradientTransformation:
+  """The optimizer of `config.transfer.stage`.
+
+  fixed: only `head` parameters move (the backbone's updates are exactly 0).
+  finetune: everything moves, the backbone at
+  `transfer.backbone_lr_multiplier` times the learning rate.
+  """
+  tx = make_optimizer(config.train, schedule)
+  stage, multiplier = config.transfer.stage, config.transfer.backbone_lr_multiplier
+  if stage == "fixed":
+    return optax.multi_transform(
+        {transfer.HEAD: tx, "backbone": optax.set_to_zero()},
+        transfer.head_labels)
+  if stage == "finetune" and multiplier != 1.0:
+    backbone = make_optimizer(config.train, lambda s: schedule(s) * multiplier)
+    return optax.multi_transform({transfer.HEAD: tx, "backbone": backbone},
+                                 transfer.head_labels)
   return tx

@@ -28,6 +28,7 @@ from video_flax import models
 from video_flax import optim
 from video_flax import precise_bn
 from video_flax import sharding as sharding_lib
+from video_flax import transfer
 from video_flax.data import pipeline
 
 
@@ -80,18 +81,29 @@ def cross_entropy(logits: jax.Array, labels: jax.Array, num_classes: int,
 def train_step(state: TrainState, batch: dict[str, jax.Array],
                dropout_key: jax.Array, *, model: nn.Module,
                tx: optax.GradientTransformation, num_classes: int,
-               label_smoothing: float) -> tuple[TrainState, dict[str, jax.Array]]:
-  """One SGD step on a (global) batch; returns the new state and metrics."""
+               label_smoothing: float, train_bn: bool = True
+               ) -> tuple[TrainState, dict[str, jax.Array]]:
+  """One SGD step on a (global) batch; returns the new state and metrics.
+
+  With `train_bn=False` (the `fixed` stage) the model runs in inference mode:
+  BN uses and keeps its running statistics, dropout is off.
+  """
   key = jax.random.fold_in(dropout_key, state.step)
   inputs = evaluate_lib.model_inputs(model, batch)
 
   def loss_fn(params):
-    logits, updates = model.apply(
-        {"params": params, "batch_stats": state.batch_stats}, inputs,
-        train=True, mutable=["batch_stats"], rngs={"dropout": key})
+    variables = {"params": params, "batch_stats": state.batch_stats}
+    if train_bn:
+      logits, updates = model.apply(variables, inputs, train=True,
+                                    mutable=["batch_stats"],
+                                    rngs={"dropout": key})
+      batch_stats = updates["batch_stats"]
+    else:
+      logits, batch_stats = model.apply(variables, inputs, train=False), \
+          state.batch_stats
     logits = logits.astype(jnp.float32)
     loss = cross_entropy(logits, batch["label"], num_classes, label_smoothing)
-    return loss, (logits, updates["batch_stats"])
+    return loss, (logits, batch_stats)
 
   (loss, (logits, batch_stats)), grads = jax.value_and_grad(
       loss_fn, has_aux=True)(state.params)
@@ -125,7 +137,7 @@ def with_precise_bn(config: ml_collections.ConfigDict, state: TrainState,
                     model: nn.Module, mesh: jax.sharding.Mesh) -> TrainState:
   """`state` with BN statistics recomputed over eval.precise_bn_batches
   training batches (a fixed, separately seeded stream: deterministic)."""
-  if config.eval.precise_bn_batches <= 0:
+  if config.eval.precise_bn_batches <= 0 or config.transfer.stage == "fixed":
     return state
   bn_batches = _train_iterator(config, seed=config.seed + 1)
   stats = precise_bn.recompute_batch_stats(
@@ -140,6 +152,22 @@ def evaluate_state(config: ml_collections.ConfigDict, state: TrainState,
   state = with_precise_bn(config, state, model, mesh)
   return evaluate_lib.evaluate(state, model, _eval_iterator(config), mesh,
                                num_classes)
+
+
+def _initialise_from(config: ml_collections.ConfigDict, state: TrainState,
+                     tx: optax.GradientTransformation) -> TrainState:
+  """`state` with the variables of `config.transfer.init_from` merged in."""
+  current = jax.device_get({"params": state.params,
+                            "batch_stats": state.batch_stats})
+  variables = transfer.initial_variables(config.transfer, current)
+  shardings = jax.tree.map(lambda x: x.sharding,
+                           {"params": state.params,
+                            "batch_stats": state.batch_stats})
+  variables = jax.device_put(variables, shardings)
+  opt_state = jax.jit(tx.init, out_shardings=jax.tree.map(
+      lambda x: x.sharding, state.opt_state))(variables["params"])
+  return state.replace(params=variables["params"],
+                       batch_stats=variables["batch_stats"], opt_state=opt_state)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
@@ -160,7 +188,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   info = pipeline.dataset_info(config.dataset)
   model = build_model(config, info.num_classes)
   schedule = optim.make_schedule(config.train)
-  tx = optim.make_optimizer(config.train, schedule)
+  tx = optim.make_stage_optimizer(config, schedule)
 
   train_iter = _train_iterator(config, seed=config.seed)
   example = next(iter(_train_iterator(config, seed=config.seed)))
@@ -173,11 +201,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
         manager, checkpointing.abstract_like(state), train_iter)
     print(f"Resumed from {checkpointing.checkpoint_dir(workdir)} at step "
           f"{int(state.step)}", flush=True)
+  elif config.transfer.init_from:
+    state = _initialise_from(config, state, tx)
 
   step_fn = jax.jit(
       functools.partial(train_step, model=model, tx=tx,
                         num_classes=info.num_classes,
-                        label_smoothing=config.train.label_smoothing),
+                        label_smoothing=config.train.label_smoothing,
+                        train_bn=config.transfer.stage != "fixed"),
       donate_argnums=(0,))
   writer = metrics_logging.MetricsWriter(workdir)
   logger = metrics_logging.ProgressLogger(config.train.num_steps,

@@ -1,0 +1,124 @@
+"""Transfer stages: pretrain, scratch, fixed (frozen backbone), finetune.
+
+The stage is config (`config.transfer`), never a forked trainer. Weights of
+another run enter through one merge function (`merge_variables`) that fails
+listing every missing, unexpected or mis-shaped parameter, except for the
+classifier (`head`), which is re-initialised when its shape differs.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import flax
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from video_flax import checkpointing
+from video_flax import inflation
+
+STAGES = ("pretrain", "scratch", "fixed", "finetune")
+HEAD = "head"
+
+
+def is_head(path: tuple[str, ...] | str) -> bool:
+  """True for parameters of a classifier: any path component named `head`."""
+  parts = path.split("/") if isinstance(path, str) else path
+  return HEAD in parts
+
+
+def head_labels(params: Any) -> Any:
+  """'head' / 'backbone' for every leaf (labels for optax.multi_transform)."""
+  flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(params))
+  labels = {k: HEAD if is_head(k) else "backbone" for k in flat}
+  return flax.traverse_util.unflatten_dict(labels)
+
+
+def _checkpoint_location(init_from: str) -> tuple[str, int | None]:
+  """(checkpoints dir, step or None = latest) from a workdir, a checkpoints
+  dir or one step's dir."""
+  path = os.path.abspath(init_from)
+  if os.path.isdir(os.path.join(path, "checkpoints")):
+    return os.path.join(path, "checkpoints"), None
+  base = os.path.basename(path)
+  if base.isdigit() and os.path.isdir(os.path.join(path, checkpointing.STATE)):
+    return os.path.dirname(path), int(base)
+  if os.path.isdir(path):
+    return path, None
+  raise FileNotFoundError(
+      f"transfer.init_from={init_from!r}: no such workdir or checkpoint")
+
+
+def load_variables(init_from: str) -> dict[str, Any]:
+  """{'params', 'batch_stats'} of another run's checkpoint (host numpy)."""
+  directory, step = _checkpoint_location(init_from)
+  manager = ocp.CheckpointManager(directory, item_names=(
+      checkpointing.STATE, checkpointing.DATA_ITER))
+  step = manager.latest_step() if step is None else step
+  if step is None:
+    raise FileNotFoundError(
+        f"transfer.init_from={init_from!r}: no checkpoint in {directory}")
+  restored = manager.restore(step, args=ocp.args.Composite(
+      **{checkpointing.STATE: ocp.args.StandardRestore()}))
+  state = restored[checkpointing.STATE]
+  print(f"Loaded step {step} of {directory}", flush=True)
+  return jax.tree.map(np.asarray, {"params": state["params"],
+                                   "batch_stats": state["batch_stats"]})
+
+
+def _flat(tree: Mapping[str, Any]) -> dict[str, Any]:
+  return flax.traverse_util.flatten_dict(flax.core.unfreeze(tree), sep="/")
+
+
+def merge_variables(target: Mapping[str, Any], source: Mapping[str, Any]
+                    ) -> dict[str, Any]:
+  """Takes every leaf of `target` from `source`, by path.
+
+  Args:
+    target: freshly initialised variables of the new model (concrete).
+    source: loaded variables with the same paths.
+  Returns:
+    the merged tree; `head` leaves keep their new initialisation when
+    missing from `source` or shaped differently (one log line lists them).
+  Raises:
+    ValueError listing every missing, unexpected and mis-shaped non-head
+    path with both shapes.
+  """
+  src, tgt = _flat(source), _flat(target)
+  merged, reinit, missing, misshaped = {}, [], [], []
+  for path, leaf in tgt.items():
+    value = src.get(path)
+    if value is not None and np.shape(value) == np.shape(leaf):
+      merged[path] = np.asarray(value, dtype=np.asarray(leaf).dtype)
+    elif is_head(path):
+      merged[path] = leaf
+      reinit.append(f"{path} {np.shape(leaf)}")
+    elif value is None:
+      missing.append(f"{path} {np.shape(leaf)}")
+    else:
+      misshaped.append(f"{path}: checkpoint {np.shape(value)} vs model "
+                       f"{np.shape(leaf)}")
+  unexpected = [f"{p} {np.shape(v)}" for p, v in src.items()
+                if p not in tgt and not is_head(p)]
+  if missing or unexpected or misshaped:
+    parts = [f"{title} ({len(items)}):\n  " + "\n  ".join(items)
+             for title, items in (("missing in the checkpoint", missing),
+                                  ("unexpected in the checkpoint", unexpected),
+                                  ("mis-shaped", misshaped)) if items]
+    raise ValueError("Cannot initialise from the checkpoint: parameters do "
+                     "not match.\n" + "\n".join(parts))
+  if reinit:
+    print(f"Re-initialised the classifier: {', '.join(reinit)}", flush=True)
+  return flax.traverse_util.unflatten_dict(merged, sep="/")
+
+
+def initial_variables(transfer_cfg: Any, target: Mapping[str, Any]
+                      ) -> dict[str, Any]:
+  """The variables a stage starts from: `target` merged with (optionally
+  inflated) weights of `transfer_cfg.init_from`."""
+  source = load_variables(transfer_cfg.init_from)
+  if transfer_cfg.inflate_2d:
+    source = inflation.inflate_variables(
+        source, target, exclude=("params/*head*", "batch_stats/*head*"))
+  return merge_variables(target, source)
