@@ -7,10 +7,14 @@ shared shuffle/shard/batch code lives in `pipeline.py`.
 from __future__ import annotations
 
 from video_flax.data import dataset_api
+from video_flax.data import real_video
 from video_flax.data import synthetic_tfds
 
 DATASETS: dict[str, dataset_api.VideoDataset] = {
     "synthetic": synthetic_tfds,
+    "kinetics": real_video,
+    "ucf101": real_video,
+    "hmdb51": real_video,
 }
 
 

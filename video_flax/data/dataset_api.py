@@ -3,7 +3,9 @@
 The input pipeline (video_flax/data/pipeline.py) owns shuffling, repeating,
 sharding by process and batching; a dataset only says where its records are
 and how one record becomes one example. Adding a dataset means writing a
-module with these four functions and one line in `DATASETS`.
+module with these four functions and one line in `DATASETS`. A dataset may
+also define `eval_source(cfg, split)`, the records evaluation reads instead
+of `source` (real videos: several test views per video, see real_video.py).
 """
 from __future__ import annotations
 

@@ -150,7 +150,8 @@ def make_eval_iterator(cfg: ml_collections.ConfigDict, *,
   local = _local_batch_size(global_batch_size, process_index, process_count)
   split = cfg.eval_split if split is None else split
   dataset = get_dataset(cfg.name)
-  source = dataset.source(cfg, split)
+  # Multi-view datasets expand each video into several test views.
+  source = getattr(dataset, "eval_source", dataset.source)(cfg, split)
   if len(source) == 0:
     raise ValueError(f"{cfg.name}/{cfg.variant} split {split!r} is empty")
   num_batches = math.ceil(len(source) / global_batch_size)
