@@ -228,3 +228,20 @@ def test_train_steps_and_multi_view_eval_on_ucf101(ucf101, tmp_path):
   results = train.train_and_evaluate(config, str(tmp_path / "run"))
   assert results["num_examples"] == 18  # 3 test videos x 6 views
   assert 0.0 <= results["top1"] <= 1.0
+
+
+def test_bad_real_video_configs_are_named(ucf101):
+  _, out, _, _ = ucf101
+  with pytest.raises(ValueError, match="eval_crop='four'"):
+    pipeline.dataset_info(real_config("ucf101", out, eval_crop="four",
+                                      streams="rgb"))
+  with pytest.raises(ValueError, match="split 'val' .* available: test1, train1"):
+    pipeline.dataset_info(real_config("ucf101", out, eval_split="val"))
+  with pytest.raises(ValueError, match="holds prepared 'ucf101'"):
+    pipeline.dataset_info(real_config("hmdb51", out))
+  with pytest.raises(ValueError, match="clip sampling preset 'i3d_v2'"):
+    pipeline.dataset_info(real_config("ucf101", out, clip_sampling="i3d_v2"))
+  partial = real_config("ucf101", out)
+  del partial["fold"], partial["clip_sampling"]
+  with pytest.raises(ValueError, match="lacks fold, clip_sampling"):
+    pipeline.dataset_info(partial)

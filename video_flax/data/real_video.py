@@ -65,8 +65,17 @@ def load(cfg: ml_collections.ConfigDict) -> video_source.PreparedDataset:
   return dataset
 
 
+REAL_VIDEO_FIELDS = ("fold", "clip_sampling", "streams", "short_video",
+                     "scale_jitter", "flip", "normalization", "eval_num_clips",
+                     "eval_crop")
+
+
 def clip_options(cfg: ml_collections.ConfigDict) -> video_source.ClipOptions:
   """The decode/augment settings of cfg (see the module docstring)."""
+  missing = [k for k in REAL_VIDEO_FIELDS if k not in cfg]
+  if missing:
+    raise ValueError(f"config.dataset lacks {', '.join(missing)}, needed for "
+                     f"real video datasets (see docs/real_data.md)")
   flow = "flow" in video_source.STREAMS.get(cfg.streams, ())
   if cfg.fold < 1:
     raise ValueError(f"dataset.fold={cfg.fold} must be >= 1")
