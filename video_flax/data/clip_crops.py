@@ -57,7 +57,8 @@ def view_crop_boxes(height: int, width: int, eval_crop: str) -> list[Box]:
   if eval_crop == "full":
     return [Box(0, 0, height, width)]
   if eval_crop not in ("center", "three"):
-    raise ValueError(f"eval_crop must be one of {EVAL_CROPS}, got {eval_crop!r}")
+    raise ValueError(f"eval_crop must be one of {EVAL_CROPS}, got "
+                     f"{eval_crop!r}")
   room = max(height, width) - short
   offsets = [room // 2] if eval_crop == "center" else [0, room // 2, room]
   if height >= width:

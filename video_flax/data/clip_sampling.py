@@ -60,8 +60,8 @@ PRESETS: dict[str, SamplingPreset] = {
                               10),
     "csn_32x2": SamplingPreset(ClipSpec(32, 2, fps=30),
                                ClipSpec(32, 2, fps=30), 10),
-    "i3d": SamplingPreset(ClipSpec(64, 1, 1, fps=25), ClipSpec(250, 1, 1, fps=25),
-                          1),
+    "i3d": SamplingPreset(ClipSpec(64, 1, 1, fps=25),
+                          ClipSpec(250, 1, 1, fps=25), 1),
     "c3d": SamplingPreset(ClipSpec(16, 1, fps=25), ClipSpec(16, 1, fps=25), 15),
     "lstm": SamplingPreset(ClipSpec(25, 5, fps=25), ClipSpec(50, 5, fps=25), 1),
     "two_stream": SamplingPreset(ClipSpec(1, 1, 10, fps=25),
@@ -84,7 +84,8 @@ class ClipIndices:
   flow: np.ndarray  # int [num_frames * flow_per_frame] (empty without flow)
 
 
-def frames_at_rate(num_stored: int, stored_fps: float, fps: float | None) -> int:
+def frames_at_rate(num_stored: int, stored_fps: float, fps: float | None
+                   ) -> int:
   """How many frames at `fps` the stored video covers (at least 1)."""
   if fps is None or abs(fps - stored_fps) < 1e-6:
     return num_stored
@@ -128,7 +129,7 @@ def clip_at(spec: ClipSpec, start: int, num_stored: int, stored_fps: float,
 def random_clip(spec: ClipSpec, num_stored: int, stored_fps: float,
                 rng: np.random.Generator, short_video: str = "loop"
                 ) -> ClipIndices:
-  """A training clip starting uniformly at random (at 0 if the video is short)."""
+  """A training clip at a uniformly random start (0 if the video is short)."""
   length = frames_at_rate(num_stored, stored_fps, spec.fps)
   start = int(rng.integers(0, max(length - spec.span, 0) + 1))
   return clip_at(spec, start, num_stored, stored_fps, short_video)

@@ -39,7 +39,8 @@ def list_hmdb51(root: str) -> video_listing.DatasetListing:
     for line in video_listing.read_lines(path):
       parts = line.split()
       if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
-        raise ValueError(f"{path}: expected '<video>.avi <0|1|2>', got {line!r}")
+        raise ValueError(f"{path}: expected '<video>.avi <0|1|2>', got "
+                         f"{line!r}")
       filename, code = parts
       if code not in _CODE_TO_KIND:
         continue

@@ -48,7 +48,8 @@ def list_kinetics(root: str) -> video_listing.DatasetListing:
     raise FileNotFoundError(
         f"no Kinetics CSV (columns label,youtube_id,time_start,time_end,split) "
         f"under {root}")
-  train_labels = {r["label"] for s, r in rows if s == "train" and r.get("label")}
+  train_labels = {r["label"] for s, r in rows
+                  if s == "train" and r.get("label")}
   class_names = tuple(sorted(train_labels or {r["label"] for _, r in rows
                                               if r.get("label")}))
   label_of = {c: i for i, c in enumerate(class_names)}

@@ -53,7 +53,8 @@ def video_scores(logits: np.ndarray, labels: np.ndarray,
   video_labels[slot] = labels
   if np.any(video_labels[slot] != labels):
     bad = ids[np.unique(slot[video_labels[slot] != labels])]
-    raise ValueError(f"views of videos {bad[:5].tolist()} disagree on the label")
+    raise ValueError(f"views of videos {bad[:5].tolist()} disagree on the "
+                     f"label")
   return ids, sums / counts[:, None], video_labels
 
 

@@ -1,4 +1,4 @@
-"""TV-L1 optical flow as in I3D: grayscale, clipped to [-20, 20], scaled to [-1, 1].
+"""TV-L1 optical flow as in I3D: grayscale, clipped to 20 px, scaled to [-1, 1].
 
 Flow frame t is the flow from RGB frame t to frame t + 1 (the last one
 repeats the one before), so an RGB clip and its flow clip share indices.

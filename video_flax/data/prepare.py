@@ -128,8 +128,8 @@ def _check_or_write_plan(out: str, plan: dict[str, Any]) -> None:
       diffs = [k for k in plan if plan[k] != old.get(k)]
       raise ValueError(
           f"{out} holds a preparation with different {', '.join(diffs)} "
-          f"(was {[old.get(k) for k in diffs]}, now {[plan[k] for k in diffs]});"
-          f" use another --out or delete {out}")
+          f"(was {[old.get(k) for k in diffs]}, now "
+          f"{[plan[k] for k in diffs]}); use another --out or delete {out}")
   else:
     video_records.write_json(path, plan)
 
@@ -157,7 +157,8 @@ def _write_shards(out: str, listing: video_listing.DatasetListing,
   shard_of = lambda i: i // options.shard_size
   paths = [os.path.join(shard_dir, _shard_name(s, num_shards))
            for s in range(num_shards)]
-  done = {s for s in range(num_shards) if os.path.exists(paths[s] + ".done.json")}
+  done = {s for s in range(num_shards)
+          if os.path.exists(paths[s] + ".done.json")}
   tasks = [_Task(i, e, options) for i, e in enumerate(listing.entries)
            if shard_of(i) not in done]
   bar = tqdm.tqdm(total=n, initial=n - len(tasks), unit="video",
@@ -216,7 +217,8 @@ def prepare_dataset(dataset: str, root: str, out: str,
   Returns the PreparedInfo also written to out/info.json.
   """
   if dataset not in LISTERS:
-    raise ValueError(f"Unknown dataset {dataset!r}; known: {', '.join(LISTERS)}")
+    raise ValueError(f"Unknown dataset {dataset!r}; known: "
+                     f"{', '.join(LISTERS)}")
   listing = LISTERS[dataset](root)
   if not listing.entries:
     raise ValueError(f"the annotation files under {root} list no videos")
@@ -250,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> None:
       formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--dataset", required=True, choices=sorted(LISTERS))
   parser.add_argument("--root", required=True,
-                      help="the downloaded dataset folder (videos + annotations)")
+                      help="the downloaded folder (videos and annotations)")
   parser.add_argument("--out", required=True, help="prepared output folder")
   parser.add_argument("--fps", type=float, default=25.0,
                       help="stored frame rate; 0 keeps each video's own rate")

@@ -16,7 +16,8 @@ from video_flax.data import video_listing
 NUM_FOLDS = 3
 
 
-def _class_index(files: video_listing.FileIndex) -> tuple[list[str], dict[str, int]]:
+def _class_index(files: video_listing.FileIndex
+                 ) -> tuple[list[str], dict[str, int]]:
   path = files.annotation("classInd.txt")
   numbered = []
   for line in video_listing.read_lines(path):

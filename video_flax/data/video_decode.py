@@ -1,4 +1,4 @@
-"""Video decoding with PyAV: fps resampling, short-side resize, frame-accurate seek.
+"""PyAV video decoding: fps resampling, short-side resize, frame-accurate seek.
 
 Accepted containers are mp4, avi, webm and mkv. Anything that cannot be
 decoded raises `VideoDecodeError`, which names the file and a `reason` from
@@ -94,7 +94,7 @@ def _mp4_is_truncated(path: str, size: int) -> bool:
 
 
 def is_truncated(path: str) -> bool:
-  """Container-level truncation check for mp4 (box sizes) and avi (RIFF size)."""
+  """Container-level truncation check: mp4 box sizes, the avi RIFF size."""
   size = os.path.getsize(path)
   kind = sniff_container(path)
   if kind == "mp4":
@@ -107,7 +107,7 @@ def is_truncated(path: str) -> bool:
 
 
 def _check_file(path: str) -> None:
-  """Raises VideoDecodeError for missing/empty/non-video files before decoding."""
+  """Raises VideoDecodeError for missing, empty or non-video files."""
   if not os.path.isfile(path):
     raise VideoDecodeError(path, "missing", "no such file")
   check_extension(path)
@@ -163,7 +163,7 @@ def probe(path: str) -> VideoInfo:
 
 def short_side_size(height: int, width: int, short_side: int | None
                     ) -> tuple[int, int]:
-  """(height, width) with the shorter side scaled to `short_side` (None: same)."""
+  """(height, width) with the shorter side scaled to `short_side`."""
   if not short_side:
     return height, width
   scale = short_side / min(height, width)

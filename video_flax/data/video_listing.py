@@ -59,7 +59,8 @@ class FileIndex:
     """The file named `filename` (case-insensitive) anywhere under the root."""
     found = self.by_name.get(filename.lower())
     if not found:
-      raise FileNotFoundError(f"{filename} not found anywhere under {self.root}")
+      raise FileNotFoundError(f"{filename} not found anywhere under "
+                              f"{self.root}")
     return found[0]
 
   def video(self, key: str, *, by: str = "name", parent: str | None = None

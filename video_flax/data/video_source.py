@@ -94,8 +94,8 @@ class ClipOptions:
                "eval_crop": clip_crops.EVAL_CROPS}
     problems = [f"dataset.{k}={getattr(self, k)!r} is not one of {v}"
                 for k, v in choices.items() if getattr(self, k) not in v]
-    if self.scale_jitter and not (len(self.scale_jitter) == 2 and
-                                  0 < self.scale_jitter[0] <= self.scale_jitter[1]):
+    jitter = self.scale_jitter
+    if jitter and not (len(jitter) == 2 and 0 < jitter[0] <= jitter[1]):
       problems.append(f"dataset.scale_jitter={self.scale_jitter} must be () or "
                       f"(lo, hi) with 0 < lo <= hi")
     if self.num_test_clips < 1 or self.crop_size < 1:
@@ -125,6 +125,7 @@ def _cut(record: dict[str, Any], clip: clip_sampling.ClipIndices,
     out["video"] = clip_crops.normalize(frames, options.normalization,
                                         flip=flip, bgr=True)
   if "flow" in options.keys:
+    # RGB-only presets (flow_per_frame 0) read one flow frame per RGB frame.
     indices = (clip.flow if len(clip.flow) else clip.rgb).tolist()
     flow = clip_crops.crop_resize_flow(
         video_records.decode_flow(record, indices), box, size)

@@ -50,8 +50,8 @@ def moving_texture(num_frames: int, seed: int, height: int = 240,
                    width: int = 320) -> np.ndarray:
   """uint8 [T, H, W, 3]: a blurred random texture panning 3 px per frame."""
   rng = np.random.default_rng(seed)
-  big = rng.integers(0, 256, (height // 8, (width + 3 * num_frames) // 8 + 1, 3),
-                     dtype=np.uint8)
+  big = rng.integers(0, 256, (height // 8, (width + 3 * num_frames) // 8 + 1,
+                              3), dtype=np.uint8)
   big = cv2.resize(big, (big.shape[1] * 8, big.shape[0] * 8),
                    interpolation=cv2.INTER_CUBIC)
   return np.stack([big[:, 3 * i:3 * i + width] for i in range(num_frames)])
