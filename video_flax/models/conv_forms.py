@@ -248,6 +248,25 @@ def _transposed_kernel(kernel: Array, groups: int) -> Array:
                                                groups * cin_g)
 
 
+def _frame_patches(xw: Array, kernel_size: Ints, strides_hw: Ints,
+                   out_hw: Sequence[int]) -> Array:
+  """Patch matrix [H'*W', kt*kh*kw*C] of one output frame (im2col).
+
+  xw [kt, Hp, Wp, C] holds the frame's kt padded input frames. Built one
+  axis at a time (kw + kh + kt slices, not kt*kh*kw) to keep compiles
+  short; columns are ordered (a, b, c, channel) like the kernel's rows.
+  """
+  (kt, kh, kw), (sh, sw), (ho, wo) = kernel_size, strides_hw, out_hw
+  cols = jnp.concatenate(
+      [lax.slice_in_dim(xw, c, c + (wo - 1) * sw + 1, sw, axis=2)
+       for c in range(kw)], axis=-1)
+  cols = jnp.concatenate(
+      [lax.slice_in_dim(cols, b, b + (ho - 1) * sh + 1, sh, axis=1)
+       for b in range(kh)], axis=-1)
+  cols = jnp.concatenate([cols[a] for a in range(kt)], axis=-1)
+  return cols.reshape(ho * wo, -1)
+
+
 def _dense_kernel_grad(xp: Array, dy: Array, kernel_size: Ints,
                        strides: Ints, groups: int) -> Array:
   """dL/dkernel [kt, kh, kw, C_in/G, C_out] from padded x and dy.
@@ -267,10 +286,8 @@ def _dense_kernel_grad(xp: Array, dy: Array, kernel_size: Ints,
   def frame(total: Array, i: Array) -> tuple[Array, None]:
     n, t = i // num_frames, i % num_frames
     xw = lax.dynamic_slice(xp, (n, t * st, 0, 0, 0), (1, kt, *xp.shape[2:]))
-    windows = [w.reshape(rows, cin) for _, w in
-               _taps(xw, kernel_size, (1, *strides[1:]), (1, *out_hw))]
-    patches = jnp.stack(windows, axis=1).reshape(rows, taps, groups,
-                                                 cin // groups)
+    patches = _frame_patches(xw[0], kernel_size, strides[1:], out_hw)
+    patches = patches.reshape(rows, taps, groups, cin // groups)
     dw = lax.dynamic_slice(dy, (n, t, 0, 0, 0), (1, 1, *out_hw, cout))
     dw = dw.reshape(rows, groups, cout // groups)
     # [G, taps, C_in/G, C_out/G]

@@ -1,0 +1,217 @@
+"""Conv layer functions: the fast XLA:CPU forms equal lax.conv_general_dilated.
+
+Values and gradients (wrt x and kernel) of `layers.conv3d` /
+`layers.depthwise_conv3d` with the fast forms forced on are checked against
+`lax.conv_general_dilated` over kernel sizes, strides, paddings (symmetric,
+explicit, asymmetric, negative), odd and even sizes, and groups, under jit.
+The default run covers every form and option once; `-m slow` adds more of
+the grid.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from video_flax.models import conv_forms
+from video_flax.models import layers
+
+_DN = ("NTHWC", "THWIO", "NTHWC")
+
+
+@pytest.fixture
+def form():
+  """Sets conv_forms.FORM for one test and restores it afterwards."""
+  previous = conv_forms.FORM
+
+  def set_form(value: str) -> None:
+    conv_forms.FORM = value
+
+  yield set_form
+  conv_forms.FORM = previous
+
+
+def _reference(x, kernel, strides, padding, groups):
+  if padding is None:
+    padding = layers.symmetric_padding(kernel.shape[:3])
+  return lax.conv_general_dilated(x, kernel, strides, padding,
+                                  dimension_numbers=_DN,
+                                  feature_group_count=groups)
+
+
+def _values_and_grads(conv, x, kernel, dy):
+  """conv(x, kernel) and its vjp with cotangent dy, all under one jit."""
+  def run(x, kernel, dy):
+    y, vjp = jax.vjp(conv, x, kernel)
+    return (y, *vjp(dy))
+  return jax.jit(run)(x, kernel, dy)
+
+
+def _check_against_reference(x_shape, kernel_size, c_out, strides, padding,
+                             groups, fast):
+  rng = np.random.default_rng(sum(x_shape) + sum(kernel_size) + c_out + groups)
+  x = jnp.asarray(rng.standard_normal(x_shape), jnp.float32)
+  kernel = jnp.asarray(rng.standard_normal(
+      (*kernel_size, x_shape[-1] // groups, c_out)), jnp.float32)
+  expected_y, reference_vjp = jax.vjp(
+      lambda x, k: _reference(x, k, strides, padding, groups), x, kernel)
+  dy = jnp.asarray(rng.standard_normal(expected_y.shape), jnp.float32)
+  expected = (expected_y, *reference_vjp(dy))
+  got = _values_and_grads(fast, x, kernel, dy)
+  for name, e, g in zip(("y", "dx", "dkernel"), expected, got):
+    assert g.shape == e.shape and g.dtype == e.dtype, name
+    scale = float(jnp.max(jnp.abs(e)))
+    np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-4,
+                               atol=1e-5 * scale, err_msg=name)
+
+
+_ASYM = ((0, 1), (0, 1), (1, 0))  # TF-SAME-like at stride 2
+
+_SLOW = pytest.mark.slow
+
+DEPTHWISE_CASES = [
+    # x shape,        kernel,    strides,   padding
+    ((2, 5, 7, 6, 3), (3, 3, 3), (1, 1, 1), None),
+    ((2, 4, 8, 8, 4), (3, 3, 3), (2, 2, 2), None),
+    ((2, 5, 7, 9, 4), (3, 3, 3), (2, 2, 2), _ASYM),
+    ((1, 6, 8, 7, 5), (1, 3, 3), (1, 2, 2), ((0, 0), (1, 1), (1, 1))),
+    ((2, 6, 5, 5, 3), (3, 1, 1), (2, 1, 1), None),
+    ((1, 6, 7, 8, 2), (3, 5, 5), (1, 2, 1), ((2, 0), (3, 2), (-1, 1))),
+    pytest.param((2, 4, 8, 8, 4), (3, 3, 3), (1, 2, 2), None, marks=_SLOW),
+    pytest.param((2, 3, 4, 4, 6), (3, 3, 3), (1, 1, 1), ((0, 0),) * 3,
+                 marks=_SLOW),
+    pytest.param((1, 4, 9, 9, 2), (3, 7, 7), (1, 2, 2), None, marks=_SLOW),
+]
+
+
+@pytest.mark.parametrize("x_shape,kernel_size,strides,padding",
+                         DEPTHWISE_CASES)
+def test_depthwise_matches_grouped_conv(form, x_shape, kernel_size, strides,
+                                        padding):
+  form("fast")
+  c = x_shape[-1]
+  _check_against_reference(
+      x_shape, kernel_size, c, strides, padding, c,
+      lambda x, k: layers.depthwise_conv3d(x, k, strides, padding))
+
+
+DENSE_CASES = [
+    # x shape,         kernel,    C_out, strides,  padding, groups
+    ((2, 5, 7, 6, 3), (3, 3, 3), 4, (1, 1, 1), None, 1),
+    ((2, 5, 7, 9, 4), (3, 3, 3), 5, (2, 2, 2), _ASYM, 1),
+    ((2, 4, 9, 8, 3), (3, 7, 7), 8, (1, 2, 2), None, 1),  # stem
+    ((2, 6, 8, 8, 4), (1, 3, 3), 4, (1, 2, 2), ((0, 0), (1, 1), (1, 1)), 1),
+    ((2, 6, 5, 5, 4), (3, 1, 1), 8, (2, 1, 1), None, 1),
+    ((2, 5, 6, 7, 6), (1, 1, 1), 4, (1, 1, 1), None, 1),
+    ((2, 5, 6, 7, 6), (1, 1, 1), 4, (1, 2, 2), ((0, 1), (1, 0), (0, 0)), 1),
+    ((2, 4, 6, 6, 8), (3, 3, 3), 8, (1, 1, 1), None, 4),
+    ((2, 5, 7, 7, 8), (3, 3, 3), 16, (2, 2, 2), None, 2),
+    pytest.param((2, 4, 8, 8, 4), (3, 3, 3), 6, (2, 2, 2), None, 1,
+                 marks=_SLOW),
+    pytest.param((2, 4, 8, 8, 3), (3, 7, 7), 8, (1, 2, 2),
+                 ((1, 1), (2, 3), (2, 3)), 1, marks=_SLOW),
+    pytest.param((1, 6, 7, 8, 2), (3, 5, 5), 3, (1, 2, 1),
+                 ((2, 0), (3, 2), (-1, 1)), 1, marks=_SLOW),
+    pytest.param((2, 5, 6, 7, 6), (1, 1, 1), 4, (2, 2, 2), None, 1,
+                 marks=_SLOW),
+    pytest.param((2, 4, 6, 6, 8), (1, 1, 1), 8, (1, 1, 1), None, 8,
+                 marks=_SLOW),
+    pytest.param((2, 4, 6, 6, 4), (3, 3, 3), 8, (1, 1, 1), None, 4,
+                 marks=_SLOW),  # channel multiplier
+]
+
+
+@pytest.mark.parametrize("x_shape,kernel_size,c_out,strides,padding,groups",
+                         DENSE_CASES)
+def test_conv3d_matches_lax_conv(form, x_shape, kernel_size, c_out, strides,
+                                 padding, groups):
+  form("fast")
+  _check_against_reference(
+      x_shape, kernel_size, c_out, strides, padding, groups,
+      lambda x, k: layers.conv3d(x, k, strides, padding, groups))
+
+
+def _grad_jaxpr(conv, x, kernel) -> str:
+  """Text of the jaxpr of conv's forward and both gradients."""
+  loss = lambda x, k: jnp.sum(conv(x, k))  # noqa: E731
+  return str(jax.make_jaxpr(jax.grad(loss, argnums=(0, 1)))(x, kernel))
+
+
+def test_form_switch_selects_forms(form):
+  """Fast: no 3D lax conv at all (none for depthwise / 1x1x1); reference: lax."""
+  x = jnp.ones((2, 4, 6, 6, 8))
+  depthwise = lambda x, k: layers.depthwise_conv3d(x, k)  # noqa: E731
+  cases = ((depthwise, jnp.ones((3, 3, 3, 1, 8)), False),
+           (layers.conv3d, jnp.ones((1, 1, 1, 8, 4)), False),
+           (layers.conv3d, jnp.ones((3, 3, 3, 8, 4)), True))
+  conv_3d = "lhs_dilation=(1, 1, 1)"
+  form("fast")
+  for conv, kernel, uses_2d_convs in cases:
+    jaxpr = _grad_jaxpr(conv, x, kernel)
+    assert conv_3d not in jaxpr
+    assert ("conv_general_dilated" in jaxpr) == uses_2d_convs
+  form("reference")
+  for conv, kernel, _ in cases:
+    assert conv_3d in _grad_jaxpr(conv, x, kernel)
+  form("bogus")
+  with pytest.raises(ValueError, match="VIDEO_FLAX_CONV_FORM"):
+    layers.conv3d(x, jnp.ones((1, 1, 1, 8, 4)))
+
+
+def test_auto_form_is_fast_on_cpu_only(form, monkeypatch):
+  form("auto")
+  monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+  assert conv_forms.fast_forms_enabled()
+  monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+  assert not conv_forms.fast_forms_enabled()
+
+
+@pytest.mark.parametrize("groups,c_out", [(1, 6), (4, 4)])
+def test_bfloat16_inputs(form, groups, c_out):
+  """bf16 in, bf16 out; values match the f32 reference on the same inputs."""
+  form("fast")
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal((2, 4, 6, 6, 4)), jnp.bfloat16)
+  kernel = jnp.asarray(rng.standard_normal((3, 3, 3, 4 // groups, c_out)),
+                       jnp.bfloat16)
+  conv = lambda x, k: layers.conv3d(x, k, (1, 2, 2), None, groups)  # noqa: E731
+  y, vjp = jax.vjp(jax.jit(conv), x, kernel)
+  dx, dk = vjp(jnp.ones_like(y))
+  assert (y.dtype, dx.dtype, dk.dtype) == (jnp.bfloat16,) * 3
+  x32, k32 = x.astype(jnp.float32), kernel.astype(jnp.float32)
+  y32, vjp32 = jax.vjp(
+      lambda x, k: _reference(x, k, (1, 2, 2), None, groups), x32, k32)
+  for got, want in zip((y, dx, dk), (y32, *vjp32(jnp.ones_like(y32)))):
+    np.testing.assert_allclose(np.asarray(got, np.float32), np.asarray(want),
+                               rtol=2e-2, atol=2e-2 * float(jnp.abs(want).max()))
+
+
+def test_conv3d_module_routes_depthwise_and_matches(form):
+  form("fast")
+  rng = np.random.default_rng(1)
+  x = jnp.asarray(rng.standard_normal((2, 4, 6, 6, 8)), jnp.float32)
+  module = layers.Conv3D(8, (3, 3, 3), strides=(1, 2, 2),
+                         feature_group_count=8, use_bias=True)
+  shapes = jax.eval_shape(module.init, jax.random.key(0), x)["params"]
+  assert (shapes["kernel"].shape, shapes["bias"].shape) == ((3, 3, 3, 1, 8),
+                                                           (8,))
+  params = {"kernel": jnp.asarray(rng.standard_normal((3, 3, 3, 1, 8)),
+                                  jnp.float32),
+            "bias": jnp.arange(8, dtype=jnp.float32)}
+  got = jax.jit(module.apply)({"params": params}, x)
+  want = _reference(x, params["kernel"], (1, 2, 2), None, 8) + params["bias"]
+  np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4,
+                             atol=1e-4)
+
+
+def test_shape_errors_name_the_shapes(form):
+  form("fast")
+  x = jnp.ones((1, 4, 6, 6, 8))
+  with pytest.raises(ValueError, match=r"kernel \(3, 3, 3, 3, 4\)"):
+    layers.conv3d(x, jnp.ones((3, 3, 3, 3, 4)))
+  with pytest.raises(ValueError, match=r"\[kt, kh, kw, 1, C\]"):
+    layers.depthwise_conv3d(x, jnp.ones((3, 3, 3, 1, 4)))
+  with pytest.raises(ValueError, match="empty output"):
+    layers.conv3d(x, jnp.ones((7, 1, 1, 8, 4)), padding=((0, 0),) * 3)
