@@ -1,0 +1,152 @@
+"""Speed of a registered model: forward and training-step clips/s, GFLOP/s.
+
+  python -m video_flax.tools.benchmark --model ir_csn_tiny --batch_size 16 --shape 8,32,32
+
+Forward = the jitted eval-mode pass; train step = forward + backward + an
+SGD-momentum update of the parameters and the BN running statistics. The
+achieved GFLOP/s use the model's analytic count (`tools/flops.py`):
+2 x MACs per clip forward and 3 x that for a training step (the backward
+pass costs about twice the forward). Each timing is the median of `--iters`
+runs after one warm-up (compile) run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from typing import Any, Callable, Sequence
+
+from absl import app
+from absl import flags
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from video_flax import models
+from video_flax.tools import flops
+
+BACKWARD_FACTOR = 3  # a training step ~ forward + 2 x forward in FLOPs
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+  """Seconds of one call, median over runs, and the compile (first) call."""
+  seconds: float
+  compile_seconds: float
+
+
+def _inputs(model: nn.Module, shape: Sequence[int], batch_size: int,
+            key: jax.Array) -> Any:
+  specs = flops.example_inputs(model, shape, batch_size)
+  return jax.tree.map(lambda s: jax.random.normal(key, s.shape, s.dtype), specs)
+
+
+def time_call(fn: Callable[[], Any], iters: int) -> Timing:
+  """Runs `fn` once to compile, then `iters` times; blocks on results."""
+  start = time.perf_counter()
+  jax.block_until_ready(fn())
+  compile_seconds = time.perf_counter() - start
+  runs = []
+  for _ in range(iters):
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    runs.append(time.perf_counter() - start)
+  return Timing(statistics.median(runs), compile_seconds)
+
+
+def init_variables(model: nn.Module, inputs: Any) -> Any:
+  init = jax.jit(lambda k, x: model.init({"params": k, "dropout": k}, x,
+                                         train=False))
+  return init(jax.random.key(0), inputs)
+
+
+def time_forward(model: nn.Module, variables: Any, inputs: Any,
+                 iters: int) -> Timing:
+  forward = jax.jit(lambda v, x: model.apply(v, x, train=False))
+  return time_call(lambda: forward(variables, inputs), iters)
+
+
+def time_train_step(model: nn.Module, variables: Any, inputs: Any,
+                    num_classes: int, iters: int) -> Timing:
+  """One SGD-momentum step with BN statistics updates (state is donated)."""
+  tx = optax.sgd(0.01, momentum=0.9)
+  batch_size = jax.tree.leaves(inputs)[0].shape[0]
+  labels = jnp.arange(batch_size) % num_classes
+
+  def step(params, batch_stats, opt_state, x):
+    def loss_fn(p):
+      logits, updates = model.apply(
+          {"params": p, "batch_stats": batch_stats}, x, train=True,
+          mutable=["batch_stats"], rngs={"dropout": jax.random.key(0)})
+      loss = optax.softmax_cross_entropy_with_integer_labels(
+          logits.astype(jnp.float32), labels).mean()
+      return loss, updates["batch_stats"]
+    (_, new_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), new_stats, opt_state
+
+  step = jax.jit(step, donate_argnums=(0, 1, 2))
+  state = [variables["params"], variables.get("batch_stats", {}),
+           tx.init(variables["params"])]
+
+  def run():
+    state[:] = step(*state, inputs)
+    return state
+
+  return time_call(run, iters)
+
+
+def benchmark(name: str, shape: Sequence[int], batch_size: int,
+              num_classes: int = 400, iters: int = 5, train: bool = True
+              ) -> dict[str, float]:
+  """Clips/s and GFLOP/s of `name` on random clips [B, T, H, W, C]."""
+  model = models.build_model(name, num_classes)
+  macs = flops.count_macs(model, shape, batch_size=1)
+  inputs = _inputs(model, shape, batch_size, jax.random.key(1))
+  variables = init_variables(model, inputs)
+  forward = time_forward(model, variables, inputs, iters)
+  result = {
+      "gmacs_per_clip": macs / 1e9,
+      "forward_clips_per_s": batch_size / forward.seconds,
+      "forward_gflops_per_s": 2 * macs * batch_size / forward.seconds / 1e9,
+      "forward_compile_s": forward.compile_seconds,
+  }
+  if train:
+    step = time_train_step(model, variables, inputs, num_classes, iters)
+    result.update({
+        "train_clips_per_s": batch_size / step.seconds,
+        "train_gflops_per_s": (BACKWARD_FACTOR * 2 * macs * batch_size
+                               / step.seconds / 1e9),
+        "train_compile_s": step.compile_seconds,
+    })
+  return result
+
+
+_MODEL = flags.DEFINE_string("model", "ir_csn_tiny", "Registered model name.")
+_SHAPE = flags.DEFINE_string("shape", "8,32,32", "Clip size T,H,W.")
+_BATCH = flags.DEFINE_integer("batch_size", 16, "Clips per batch.")
+_CLASSES = flags.DEFINE_integer("num_classes", 400, "Classifier outputs.")
+_ITERS = flags.DEFINE_integer("iters", 5, "Timed runs (median reported).")
+_TRAIN = flags.DEFINE_bool("train", True, "Also time a training step.")
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  shape = flops.parse_shape(_SHAPE.value)
+  r = benchmark(_MODEL.value, shape, _BATCH.value, _CLASSES.value,
+                _ITERS.value, _TRAIN.value)
+  clip = "x".join(str(s) for s in shape)
+  print(f"{_MODEL.value}: batch {_BATCH.value} of {clip}, "
+        f"{r['gmacs_per_clip']:.3f} GMACs/clip, backend {jax.default_backend()}")
+  print(f"forward:    {r['forward_clips_per_s']:9.2f} clips/s  "
+        f"{r['forward_gflops_per_s']:8.1f} GFLOP/s  "
+        f"(compile {r['forward_compile_s']:.1f} s)")
+  if _TRAIN.value:
+    print(f"train step: {r['train_clips_per_s']:9.2f} clips/s  "
+          f"{r['train_gflops_per_s']:8.1f} GFLOP/s  "
+          f"(compile {r['train_compile_s']:.1f} s; FLOPs = 3 x forward)")
+
+
+if __name__ == "__main__":
+  app.run(main)
