@@ -87,3 +87,18 @@ def test_command_prints_macs_and_flops():
   assert "MACs:  40.697 G" in result.stdout
   assert "FLOPs: 81.393 G" in result.stdout
   assert "33,371,472 params" in result.stdout
+
+
+def test_model_table_round_trip_keeps_rows(tmp_path):
+  from video_flax.tools import model_table
+  rows = [["`r3d_18`", "resnet3d", "33,371,472", "16×112×112", "40.697",
+           "1.23", "-"],
+          ["`ir_csn_tiny`", "resnet3d", "531,112", "8×32×32", "0.042", "150",
+           "40.5"]]
+  path = tmp_path / "models.md"
+  path.write_text(model_table.render(rows))
+  parsed = model_table.existing_rows(str(path))
+  assert parsed == {"r3d_18": rows[0], "ir_csn_tiny": rows[1]}
+  assert model_table.reference_shape("r3d_18") == (16, 112, 112)
+  assert model_table.reference_shape("ir_csn_152") == (32, 224, 224)
+  assert model_table.reference_shape("ir_csn_50") == (8, 224, 224)

@@ -1,6 +1,7 @@
 """Speed of a registered model: forward and training-step clips/s, GFLOP/s.
 
-  python -m video_flax.tools.benchmark --model ir_csn_tiny --batch_size 16 --shape 8,32,32
+  python -m video_flax.tools.benchmark --model ir_csn_tiny --batch_size 16 \
+      --shape 8,32,32
 
 Forward = the jitted eval-mode pass; train step = forward + backward + an
 SGD-momentum update of the parameters and the BN running statistics. The
@@ -12,6 +13,8 @@ runs after one warm-up (compile) run.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import statistics
 import time
 from typing import Any, Callable, Sequence
@@ -21,6 +24,7 @@ from absl import flags
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from video_flax import models
@@ -55,10 +59,29 @@ def time_call(fn: Callable[[], Any], iters: int) -> Timing:
   return Timing(statistics.median(runs), compile_seconds)
 
 
-def init_variables(model: nn.Module, inputs: Any) -> Any:
-  init = jax.jit(lambda k, x: model.init({"params": k, "dropout": k}, x,
-                                         train=False))
-  return init(jax.random.key(0), inputs)
+def random_variables(model: nn.Module, inputs: Any, seed: int = 0) -> Any:
+  """Variables of the model's shapes filled from numpy, scaled like He init.
+
+  Speed does not depend on the values, and XLA:CPU compiles the model's
+  random initializers slowly (a second or more per parameter tensor).
+  """
+  abstract = jax.eval_shape(
+      lambda x: model.init({"params": jax.random.key(0),
+                            "dropout": jax.random.key(0)}, x, train=False),
+      inputs)
+  rng = np.random.default_rng(seed)
+
+  def fill(path, leaf):
+    last = getattr(path[-1], "key", None)
+    if last == "var" or last == "scale":
+      return jnp.ones(leaf.shape, leaf.dtype)
+    if last in ("mean", "bias"):
+      return jnp.zeros(leaf.shape, leaf.dtype)
+    fan_in = max(math.prod(leaf.shape[:-1]), 1)
+    value = rng.standard_normal(leaf.shape, np.float32) * np.sqrt(2 / fan_in)
+    return jnp.asarray(value, leaf.dtype)
+
+  return jax.tree_util.tree_map_with_path(fill, abstract)
 
 
 def time_forward(model: nn.Module, variables: Any, inputs: Any,
@@ -98,13 +121,17 @@ def time_train_step(model: nn.Module, variables: Any, inputs: Any,
 
 
 def benchmark(name: str, shape: Sequence[int], batch_size: int,
-              num_classes: int = 400, iters: int = 5, train: bool = True
-              ) -> dict[str, float]:
-  """Clips/s and GFLOP/s of `name` on random clips [B, T, H, W, C]."""
+              num_classes: int = 400, iters: int = 5, train: bool = True,
+              macs: float | None = None) -> dict[str, float]:
+  """Clips/s and GFLOP/s of `name` on random clips [B, T, H, W, C].
+
+  `macs` per clip, when already known, saves tracing the model once more.
+  """
   model = models.build_model(name, num_classes)
-  macs = flops.count_macs(model, shape, batch_size=1)
+  if macs is None:
+    macs = flops.count_macs(model, shape, batch_size=1)
   inputs = _inputs(model, shape, batch_size, jax.random.key(1))
-  variables = init_variables(model, inputs)
+  variables = random_variables(model, inputs)
   forward = time_forward(model, variables, inputs, iters)
   result = {
       "gmacs_per_clip": macs / 1e9,
@@ -123,30 +150,39 @@ def benchmark(name: str, shape: Sequence[int], batch_size: int,
   return result
 
 
-_MODEL = flags.DEFINE_string("model", "ir_csn_tiny", "Registered model name.")
-_SHAPE = flags.DEFINE_string("shape", "8,32,32", "Clip size T,H,W.")
-_BATCH = flags.DEFINE_integer("batch_size", 16, "Clips per batch.")
-_CLASSES = flags.DEFINE_integer("num_classes", 400, "Classifier outputs.")
-_ITERS = flags.DEFINE_integer("iters", 5, "Timed runs (median reported).")
-_TRAIN = flags.DEFINE_bool("train", True, "Also time a training step.")
+def define_flags() -> None:
+  """Flags of the command (defined only when run as a program)."""
+  flags.DEFINE_string("model", "ir_csn_tiny", "Registered model name.")
+  flags.DEFINE_string("shape", "8,32,32", "Clip size T,H,W.")
+  flags.DEFINE_integer("batch_size", 16, "Clips per batch.")
+  flags.DEFINE_integer("num_classes", 400, "Classifier outputs.")
+  flags.DEFINE_integer("iters", 5, "Timed runs (median reported).")
+  flags.DEFINE_bool("train", True, "Also time a training step.")
+  flags.DEFINE_bool("json", False, "Print the results as one JSON line.")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  shape = flops.parse_shape(_SHAPE.value)
-  r = benchmark(_MODEL.value, shape, _BATCH.value, _CLASSES.value,
-                _ITERS.value, _TRAIN.value)
+  args = flags.FLAGS
+  shape = flops.parse_shape(args.shape)
+  r = benchmark(args.model, shape, args.batch_size, args.num_classes,
+                args.iters, args.train)
+  if args.json:
+    print(json.dumps(r))
+    return
   clip = "x".join(str(s) for s in shape)
-  print(f"{_MODEL.value}: batch {_BATCH.value} of {clip}, "
-        f"{r['gmacs_per_clip']:.3f} GMACs/clip, backend {jax.default_backend()}")
+  print(f"{args.model}: batch {args.batch_size} of {clip}, "
+        f"{r['gmacs_per_clip']:.3f} GMACs/clip, "
+        f"backend {jax.default_backend()}")
   print(f"forward:    {r['forward_clips_per_s']:9.2f} clips/s  "
         f"{r['forward_gflops_per_s']:8.1f} GFLOP/s  "
         f"(compile {r['forward_compile_s']:.1f} s)")
-  if _TRAIN.value:
+  if args.train:
     print(f"train step: {r['train_clips_per_s']:9.2f} clips/s  "
           f"{r['train_gflops_per_s']:8.1f} GFLOP/s  "
           f"(compile {r['train_compile_s']:.1f} s; FLOPs = 3 x forward)")
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

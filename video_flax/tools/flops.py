@@ -11,8 +11,8 @@ Elementwise work (BN, ReLU, pooling, residual adds) is not counted, as in
 the papers' and torchvision's figures. Convs are traced in their reference
 form (`lax.conv_general_dilated`) so the count is a property of the model,
 not of the CPU rewrite that runs it. FLOPs = 2 x MACs. `--xla` also prints
-XLA's own count for the compiled forward pass, which adds the elementwise
-work on top.
+XLA's own count for the compiled forward pass (reference conv forms), which
+leaves out kernel taps on zero padding and adds the elementwise work.
 """
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def example_inputs(model: nn.Module, shape: Sequence[int], batch_size: int = 1
   """Abstract inputs [B, T, H, W, C] (a dict for several input keys)."""
   keys = getattr(model, "input_keys", ("video",))
   specs = {k: jax.ShapeDtypeStruct(
-      (batch_size, *shape, INPUT_CHANNELS.get(k, 3)), jnp.float32) for k in keys}
+      (batch_size, *shape, INPUT_CHANNELS.get(k, 3)), jnp.float32)
+           for k in keys}
   return specs[keys[0]] if len(keys) == 1 else specs
 
 
@@ -208,37 +209,44 @@ def parse_shape(text: str) -> tuple[int, int, int]:
   except ValueError:
     shape = ()
   if len(shape) != 3 or min(shape) < 1:
-    raise ValueError(f"--shape must be T,H,W (three positive ints), got {text!r}")
+    raise ValueError(
+        f"--shape must be T,H,W (three positive ints), got {text!r}")
   return shape  # type: ignore[return-value]
 
 
-_MODEL = flags.DEFINE_string("model", "ir_csn_152", "Registered model name.")
-_SHAPE = flags.DEFINE_string("shape", "32,224,224", "Clip size T,H,W.")
-_BATCH = flags.DEFINE_integer("batch_size", 1, "Clips per forward pass.")
-_CLASSES = flags.DEFINE_integer("num_classes", 400, "Classifier outputs.")
-_PER_LAYER = flags.DEFINE_bool("per_layer", False, "Print MACs per module.")
-_XLA = flags.DEFINE_bool("xla", False,
-                         "Also compile the forward pass and print XLA's FLOPs.")
+def define_flags() -> None:
+  """Flags of the command (defined only when run as a program)."""
+  flags.DEFINE_string("model", "ir_csn_152", "Registered model name.")
+  flags.DEFINE_string("shape", "32,224,224", "Clip size T,H,W.")
+  flags.DEFINE_integer("batch_size", 1, "Clips per forward pass.")
+  flags.DEFINE_integer("num_classes", 400, "Classifier outputs.")
+  flags.DEFINE_bool("per_layer", False, "Print MACs per module.")
+  flags.DEFINE_bool("xla", False,
+                    "Also compile the forward pass and print XLA's FLOPs.")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  shape = parse_shape(_SHAPE.value)
-  model = models.build_model(_MODEL.value, _CLASSES.value)
-  counts = count_ops(model, shape, _BATCH.value)
+  args = flags.FLAGS
+  shape = parse_shape(args.shape)
+  model = models.build_model(args.model, args.num_classes)
+  counts = count_ops(model, shape, args.batch_size)
   macs = sum(op.macs for op in counts)
-  if _PER_LAYER.value:
+  if args.per_layer:
     for name, layer_macs in per_layer(counts).items():
       print(f"{layer_macs / 1e6:12.3f} MMACs  {name}")
   clip = "x".join(str(s) for s in shape)
-  print(f"{_MODEL.value}: {_BATCH.value} clip(s) of {clip}, "
+  print(f"{args.model}: {args.batch_size} clip(s) of {clip}, "
         f"{count_params(model, shape):,} params")
   print(f"MACs:  {macs / 1e9:.3f} G  ({macs:,})")
   print(f"FLOPs: {2 * macs / 1e9:.3f} G  (2 x MACs)")
-  if _XLA.value:
-    print(f"XLA cost analysis FLOPs: {xla_flops(model, shape, _BATCH.value) / 1e9:.3f} G "
+  if args.xla:
+    with reference_conv_forms():
+      xla = xla_flops(model, shape, args.batch_size)
+    print(f"XLA cost analysis FLOPs: {xla / 1e9:.3f} G "
           "(compiled forward, elementwise work included)")
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
