@@ -194,17 +194,20 @@ _DN_2D = ("NHWC", "HWIO", "NHWC")
 
 def pointwise_conv3d(x: Array, kernel: Array, strides: Ints,
                      padding: Pads) -> Array:
-  """1x1x1 conv (groups = 1) as one dot over channels; autodiff is all dots."""
+  """1x1x1 conv (groups = 1) as one [N, C_in] x [C_in, C_out] dot.
+
+  Flattened to 2D: its autodiff is two plain 2D dots, ~2x faster on
+  XLA:CPU than the transposes of a 5D dot_general.
+  """
   dtype = jnp.result_type(x, kernel)
   out = _geometry(x.shape, (1, 1, 1), strides, padding)
   xp = _pad_spatial(x, padding)
   xs = lax.slice(xp, (0, 0, 0, 0, 0),
                  (xp.shape[0], *((o - 1) * s + 1 for o, s in zip(out, strides)),
                   xp.shape[4]), (1, *strides, 1))
-  y = lax.dot_general(xs, kernel[0, 0, 0].astype(dtype),
-                      (((4,), (0,)), ((), ())),
-                      preferred_element_type=_accum_dtype(dtype))
-  return y.astype(dtype)
+  y = jnp.dot(xs.reshape(-1, xs.shape[-1]), kernel[0, 0, 0].astype(dtype),
+              preferred_element_type=_accum_dtype(dtype))
+  return y.reshape(*xs.shape[:4], kernel.shape[-1]).astype(dtype)
 
 
 def _split_groups(x: Array, groups: int) -> list[Array]:
@@ -212,130 +215,138 @@ def _split_groups(x: Array, groups: int) -> list[Array]:
   return jnp.split(x, groups, axis=-1) if groups > 1 else [x]
 
 
-def _dense_sum(xp: Array, kernel: Array, strides: Ints, out: Ints,
-               groups: int, dtype: jnp.dtype) -> Array:
-  """VALID conv of padded xp: per temporal tap, 2D convs (one per group).
+def _dense_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
+               out: Ints, groups: int, dtype: jnp.dtype) -> Array:
+  """Conv of x: per temporal tap, 2D convs (one per group) summed.
 
-  XLA:CPU runs 2D convs through its fast library path but 3D (and grouped)
-  ones through a slow generic loop, so T is folded into the batch.
+  XLA:CPU runs 2D convs through a fast library path but 3D (and grouped)
+  ones through a slow generic loop, so T is folded into the batch. The H, W
+  padding stays inside the 2D convs: a pre-padded VALID stride-1 2D conv
+  takes a ~4x slower path, so an all-zero padding gets one extra row that
+  is cropped off.
   """
   acc = _accum_dtype(dtype)
-  batch, num_frames = xp.shape[0], out[0]
+  batch, num_frames = x.shape[0], out[0]
+  # Pad T; crop negative H, W pads; the rest of H, W goes to the 2D convs.
+  xp = _pad_spatial(x, (padding[0], *((min(lo, 0), min(hi, 0))
+                                      for lo, hi in padding[1:])))
+  conv_pad = [(max(lo, 0), max(hi, 0)) for lo, hi in padding[1:]]
+  extra_row = strides[1:] == (1, 1) and conv_pad == [(0, 0), (0, 0)]
+  if extra_row:
+    conv_pad[0] = (0, 1)
   kernel = kernel.astype(acc)
   y = None
   for a in range(kernel.shape[0]):
     frames = lax.slice_in_dim(xp, a, a + (num_frames - 1) * strides[0] + 1,
                               strides[0], axis=1)
     frames = frames.reshape(batch * num_frames, *xp.shape[2:]).astype(acc)
-    parts = [lax.conv_general_dilated(xg, kg, strides[1:], "VALID",
+    parts = [lax.conv_general_dilated(xg, kg, strides[1:], conv_pad,
                                       dimension_numbers=_DN_2D)
              for xg, kg in zip(_split_groups(frames, groups),
                                _split_groups(kernel[a], groups))]
     term = jnp.concatenate(parts, axis=-1) if groups > 1 else parts[0]
     y = term if y is None else y + term
+  if extra_row:
+    y = y[:, :out[1]]
   return y.reshape(batch, *out, kernel.shape[-1]).astype(dtype)
 
 
-def _transposed_kernel(kernel: Array, groups: int) -> Array:
-  """Flipped kernel mapping C_out back to C_in, group by group.
+def _patches(xw: Array, kernel_size: Ints, strides: Ints, out: Ints
+             ) -> Array:
+  """Patch matrix [T'*H'*W', kt*kh*kw*C] of a block of output frames (im2col).
 
-  [kt, kh, kw, C_in/G, C_out] -> [kt, kh, kw, C_out/G, C_in].
-  """
-  kt, kh, kw, cin_g, cout = kernel.shape
-  k = kernel[::-1, ::-1, ::-1].reshape(kt, kh, kw, cin_g, groups,
-                                       cout // groups)
-  return k.transpose(0, 1, 2, 5, 4, 3).reshape(kt, kh, kw, cout // groups,
-                                               groups * cin_g)
-
-
-def _frame_patches(xw: Array, kernel_size: Ints, strides_hw: Ints,
-                   out_hw: Sequence[int]) -> Array:
-  """Patch matrix [H'*W', kt*kh*kw*C] of one output frame (im2col).
-
-  xw [kt, Hp, Wp, C] holds the frame's kt padded input frames. Built one
-  axis at a time (kw + kh + kt slices, not kt*kh*kw) to keep compiles
+  xw [Tw, Hp, Wp, C] holds the padded input frames the block reads. Built
+  one axis at a time (kw + kh + kt slices, not kt*kh*kw) to keep compiles
   short; columns are ordered (a, b, c, channel) like the kernel's rows.
   """
-  (kt, kh, kw), (sh, sw), (ho, wo) = kernel_size, strides_hw, out_hw
-  cols = jnp.concatenate(
-      [lax.slice_in_dim(xw, c, c + (wo - 1) * sw + 1, sw, axis=2)
-       for c in range(kw)], axis=-1)
-  cols = jnp.concatenate(
-      [lax.slice_in_dim(cols, b, b + (ho - 1) * sh + 1, sh, axis=1)
-       for b in range(kh)], axis=-1)
-  cols = jnp.concatenate([cols[a] for a in range(kt)], axis=-1)
-  return cols.reshape(ho * wo, -1)
+  cols = xw
+  for axis in (2, 1, 0):  # W, H, T: each concat puts its taps outermost
+    k, s, o = kernel_size[axis], strides[axis], out[axis]
+    cols = jnp.concatenate(
+        [lax.slice_in_dim(cols, i, i + (o - 1) * s + 1, s, axis=axis)
+         for i in range(k)], axis=-1)
+  return cols.reshape(math.prod(out), -1)
+
+
+def _frames_per_step(num_frames: int, frame_rows: int) -> int:
+  """Largest divisor of num_frames giving at most ~2048 patch rows a step."""
+  return max(d for d in range(1, num_frames + 1)
+             if num_frames % d == 0 and (d == 1 or d * frame_rows <= 2048))
 
 
 def _dense_kernel_grad(xp: Array, dy: Array, kernel_size: Ints,
-                       strides: Ints, groups: int) -> Array:
-  """dL/dkernel [kt, kh, kw, C_in/G, C_out] from padded x and dy.
+                       strides: Ints) -> Array:
+  """dL/dkernel [kt, kh, kw, C_in, C_out] from padded x and dy (groups = 1).
 
-  A loop over output frames; each step builds the frame's patch matrix
-  [H'W', taps * C_in] (small, in cache) and does one dot with dy's frame
-  [H'W', C_out], batched over groups. Autodiff instead produces a
-  filter-gradient conv that XLA:CPU runs ~3x slower.
+  A loop over blocks of output frames; each step builds the block's patch
+  matrix [rows, taps * C_in] (a few MB, in cache) and does one dot with
+  dy's rows [rows, C_out].
   """
   acc = _accum_dtype(dy.dtype)
   batch, num_frames, *out_hw, cout = dy.shape
-  cin = xp.shape[-1]
-  kt, st = kernel_size[0], strides[0]
-  taps = math.prod(kernel_size)
-  rows = out_hw[0] * out_hw[1]
+  block = _frames_per_step(num_frames, out_hw[0] * out_hw[1])
+  steps_per_clip = num_frames // block
+  span = (block - 1) * strides[0] + kernel_size[0]
 
-  def frame(total: Array, i: Array) -> tuple[Array, None]:
-    n, t = i // num_frames, i % num_frames
-    xw = lax.dynamic_slice(xp, (n, t * st, 0, 0, 0), (1, kt, *xp.shape[2:]))
-    patches = _frame_patches(xw[0], kernel_size, strides[1:], out_hw)
-    patches = patches.reshape(rows, taps, groups, cin // groups)
-    dw = lax.dynamic_slice(dy, (n, t, 0, 0, 0), (1, 1, *out_hw, cout))
-    dw = dw.reshape(rows, groups, cout // groups)
-    # [G, taps, C_in/G, C_out/G]
-    grad = lax.dot_general(patches.astype(acc), dw.astype(acc),
-                           (((0,), (0,)), ((2,), (1,))))
+  def step(total: Array, i: Array) -> tuple[Array, None]:
+    n, t = i // steps_per_clip, i % steps_per_clip * block
+    xw = lax.dynamic_slice(xp, (n, t * strides[0], 0, 0, 0),
+                           (1, span, *xp.shape[2:]))
+    patches = _patches(xw[0], kernel_size, strides, (block, *out_hw))
+    dw = lax.dynamic_slice(dy, (n, t, 0, 0, 0), (1, block, *out_hw, cout))
+    grad = lax.dot_general(patches.astype(acc),
+                           dw.reshape(-1, cout).astype(acc),
+                           (((0,), (0,)), ((), ())))
     return total + grad, None
 
-  total = jnp.zeros((groups, taps, cin // groups, cout // groups), acc)
-  total, _ = lax.scan(frame, total, jnp.arange(batch * num_frames))
-  return total.transpose(1, 2, 0, 3).reshape(*kernel_size, cin // groups,
-                                              cout)
+  total = jnp.zeros((math.prod(kernel_size) * xp.shape[-1], cout), acc)
+  total, _ = lax.scan(step, total, jnp.arange(batch * steps_per_clip))
+  return total.reshape(*kernel_size, xp.shape[-1], cout)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
 def dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads,
                  groups: int) -> Array:
   """Dense (groups=1) or grouped conv of any kernel size.
 
   x [B, T, H, W, C_in], kernel [kt, kh, kw, C_in/groups, C_out] ->
   [B, T', H', W', C_out]. `strides`, `padding`, `groups` are static.
+  Gradients: dx by autodiff (transposed 2D convs, fast); dkernel by
+  autodiff for groups > 1 (per-group filter-gradient convs, fast) and by
+  `_dense_kernel_grad` for groups = 1, where XLA:CPU's filter-gradient
+  conv is mostly 2-25x slower (see docs/conv_speed.md).
   """
-  return _dense_forward(x, kernel, strides, padding, groups)[0]
+  if groups > 1:
+    return _grouped_forward(x, kernel, strides, padding, groups)
+  return _dense_conv3d(x, kernel, strides, padding)
 
 
-def _dense_forward(x: Array, kernel: Array, strides: Ints, padding: Pads,
-                   groups: int) -> tuple[Array, tuple[Array, Array]]:
+def _grouped_forward(x: Array, kernel: Array, strides: Ints, padding: Pads,
+                     groups: int) -> Array:
   dtype = jnp.result_type(x, kernel)
   out = _geometry(x.shape, kernel.shape[:3], strides, padding)
-  y = _dense_sum(_pad_spatial(x, padding), kernel, strides, out, groups,
-                 dtype)
-  return y, (x, kernel)
+  return _dense_sum(x, kernel, strides, padding, out, groups, dtype)
 
 
-def _dense_backward(strides: Ints, padding: Pads, groups: int,
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads
+                  ) -> Array:
+  return _grouped_forward(x, kernel, strides, padding, 1)
+
+
+def _dense_forward(x: Array, kernel: Array, strides: Ints, padding: Pads
+                   ) -> tuple[Array, tuple[Array, Array]]:
+  return _grouped_forward(x, kernel, strides, padding, 1), (x, kernel)
+
+
+def _dense_backward(strides: Ints, padding: Pads,
                     residuals: tuple[Array, Array], dy: Array
                     ) -> tuple[Array, Array]:
   x, kernel = residuals
-  kernel_size = kernel.shape[:3]
-  out = dy.shape[1:4]
-  # dx: the stride-dilated dy convolved with the flipped, transposed kernel.
-  dy_dilated = _pad_spatial(
-      dy, _transposed_padding(x.shape, kernel_size, strides, padding, out),
-      tuple(s - 1 for s in strides))
-  dx = _dense_sum(dy_dilated, _transposed_kernel(kernel, groups), (1, 1, 1),
-                  x.shape[1:4], groups, x.dtype)
-  dk = _dense_kernel_grad(_pad_spatial(x, padding), dy, kernel_size, strides,
-                          groups)
-  return dx, dk.astype(kernel.dtype)
+  _, input_vjp = jax.vjp(
+      lambda x: _grouped_forward(x, kernel, strides, padding, 1), x)
+  dk = _dense_kernel_grad(_pad_spatial(x, padding), dy, kernel.shape[:3],
+                          strides)
+  return input_vjp(dy)[0], dk.astype(kernel.dtype)
 
 
-dense_conv3d.defvjp(_dense_forward, _dense_backward)
+_dense_conv3d.defvjp(_dense_forward, _dense_backward)
