@@ -187,6 +187,10 @@ class InceptionV1Backbone(nn.Module):
     blocks_per_stage: how many of the Inception blocks of stages 3, 4 and 5
       to keep (from the first); (2, 5, 2) is the paper's network. Fewer
       blocks make tiny variants that compile fast on CPU.
+    stem_pools: False drops the two 1x3x3 stride-(1, 2, 2) max pools of the
+      stem (MaxPool_2a, MaxPool_3a; no parameters), keeping 4x the spatial
+      resolution: on 32-64 px clips the released layout leaves too little
+      of it for small motions.
     unit: conv -> BN -> ReLU factory, called as unit(features, kernel_size,
       strides, padding_mode=..., name=...)(x, train).
     padding_mode: 'same' (TF, I3D release) or 'symmetric' (torchvision S3D),
@@ -199,6 +203,7 @@ class InceptionV1Backbone(nn.Module):
   width: float = 1.0
   min_width: int = 8
   blocks_per_stage: Sequence[int] = (2, 5, 2)
+  stem_pools: bool = True
   unit: UnitFactory = ConvBNReLU
   padding_mode: str = "same"
   gate: UnitFactory | None = None
@@ -216,16 +221,17 @@ class InceptionV1Backbone(nn.Module):
     t = self.temporal
     unit = functools.partial(self.unit, padding_mode=self.padding_mode)
     pool = functools.partial(max_pool, mode=self.padding_mode)
+    stem_pool = pool if self.stem_pools else lambda x, *_: x
     x = unit(self._width(64), (self.stem_time, 7, 7) if t else (7, 7),
              (2, 2, 2) if t else (2, 2), name="Conv_1a_7x7")(x, train)
-    x = pool(x, (1, 3, 3), (1, 2, 2))
+    x = stem_pool(x, (1, 3, 3), (1, 2, 2))
     x = unit(self._width(64), (1, 1, 1) if t else (1, 1),
              name="Conv_2b_1x1")(x, train)
     x = unit(self._width(192), (3, 3, 3) if t else (3, 3),
              name="Conv_2c_3x3")(x, train)
     if self.gate is not None:
       x = self.gate(name="Conv_2c_gate")(x)
-    x = pool(x, (1, 3, 3), (1, 2, 2))
+    x = stem_pool(x, (1, 3, 3), (1, 2, 2))
     stage_pools = (None, ((3, 3, 3), (2, 2, 2)), ((2, 2, 2), (2, 2, 2)))
     for stage, pool_3d, count in zip(INCEPTION_V1_STAGES, stage_pools,
                                      self.blocks_per_stage):
@@ -237,6 +243,14 @@ class InceptionV1Backbone(nn.Module):
         x = InceptionBlock(tuple(self._width(c) for c in widths), self.unit,
                            t, self.padding_mode, self.gate, name=name)(x, train)
     return x
+
+
+def backbone_options(model: nn.Module) -> dict[str, Any]:
+  """The backbone size fields (width, min_width, blocks_per_stage,
+  stem_pools) that every Inception-V1 based model carries, as kwargs."""
+  return {"width": model.width, "min_width": model.min_width,
+          "blocks_per_stage": tuple(model.blocks_per_stage),
+          "stem_pools": model.stem_pools}
 
 
 class PooledConvHead(nn.Module):
@@ -281,6 +295,7 @@ class InceptionV1(nn.Module):
   width: float = 1.0
   min_width: int = 8
   blocks_per_stage: Sequence[int] = (2, 5, 2)
+  stem_pools: bool = True
   bn_scale: bool = False
   dtype: Dtype | None = None
 
@@ -288,10 +303,8 @@ class InceptionV1(nn.Module):
   def __call__(self, x: Array, train: bool) -> Array:
     unit = functools.partial(ConvBNReLU, bn_scale=self.bn_scale,
                              dtype=self.dtype)
-    x = InceptionV1Backbone(self.temporal, width=self.width,
-                            min_width=self.min_width,
-                            blocks_per_stage=tuple(self.blocks_per_stage),
-                            unit=unit, name="backbone")(x, train)
+    x = InceptionV1Backbone(self.temporal, unit=unit, name="backbone",
+                            **backbone_options(self))(x, train)
     return PooledConvHead(self.num_classes, self.dropout_rate, self.temporal,
                           self.dtype, name="head")(x, train)
 

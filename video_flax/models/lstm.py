@@ -26,7 +26,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from video_flax.models import layers
-from video_flax.models.inception import TINY, ConvBNReLU, InceptionV1Backbone
+from video_flax.models.inception import (TINY, ConvBNReLU,
+                                         InceptionV1Backbone, backbone_options)
 
 Array = jax.Array
 Dtype = Any
@@ -70,6 +71,7 @@ class ConvNetLSTM(nn.Module):
   width: float = 1.0
   min_width: int = 8
   blocks_per_stage: Sequence[int] = (2, 5, 2)
+  stem_pools: bool = True
   bn_scale: bool = False
   dtype: Dtype | None = None
 
@@ -77,9 +79,8 @@ class ConvNetLSTM(nn.Module):
   def __call__(self, x: Array, train: bool) -> Array:
     unit = functools.partial(ConvBNReLU, bn_scale=self.bn_scale,
                              dtype=self.dtype)
-    x = InceptionV1Backbone(False, width=self.width, min_width=self.min_width,
-                            blocks_per_stage=tuple(self.blocks_per_stage),
-                            unit=unit, name="backbone")(x, train)
+    x = InceptionV1Backbone(False, unit=unit, name="backbone",
+                            **backbone_options(self))(x, train)
     x = jnp.mean(x, axis=(2, 3))  # Inception-V1's last average pool, per frame
     x = BatchNormLSTM(self.hidden, self.dtype, name="lstm")(x, train)
     x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)

@@ -23,8 +23,9 @@ import jax
 import jax.numpy as jnp
 
 from video_flax.models import layers
-from video_flax.models.inception import TINY, InceptionV1Backbone
-from video_flax.models.inception import PooledConvHead, padding_for
+from video_flax.models.inception import (TINY, InceptionV1Backbone,
+                                         PooledConvHead, backbone_options,
+                                         padding_for)
 
 Array = jax.Array
 Dtype = Any
@@ -81,16 +82,16 @@ class S3D(nn.Module):
   width: float = 1.0
   min_width: int = 8
   blocks_per_stage: Sequence[int] = (2, 5, 2)
+  stem_pools: bool = True
   dtype: Dtype | None = None
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
     unit = functools.partial(SeparableConvBNReLU, dtype=self.dtype)
     gate = functools.partial(SelfGating, dtype=self.dtype) if self.gating else None
-    x = InceptionV1Backbone(True, width=self.width, min_width=self.min_width,
-                            blocks_per_stage=tuple(self.blocks_per_stage),
-                            unit=unit, padding_mode="symmetric", gate=gate,
-                            name="backbone")(x, train)
+    x = InceptionV1Backbone(True, unit=unit, padding_mode="symmetric",
+                            gate=gate, name="backbone",
+                            **backbone_options(self))(x, train)
     return PooledConvHead(self.num_classes, self.dropout_rate, True,
                           self.dtype, name="head")(x, train)
 

@@ -34,7 +34,8 @@ import jax.numpy as jnp
 
 from video_flax.models import layers
 from video_flax.models.inception import (TINY, ConvBNReLU, InceptionV1,
-                                         InceptionV1Backbone, max_pool)
+                                         InceptionV1Backbone, backbone_options,
+                                         max_pool)
 
 Array = jax.Array
 Dtype = Any
@@ -78,6 +79,7 @@ class TwoStreamLateFusion(nn.Module):
   width: float = 1.0
   min_width: int = 8
   blocks_per_stage: Sequence[int] = (2, 5, 2)
+  stem_pools: bool = True
   bn_scale: bool = False
   dtype: Dtype | None = None
 
@@ -87,9 +89,8 @@ class TwoStreamLateFusion(nn.Module):
     rgb = snippet_frames(inputs["video"], flow.shape[1], self.flow_stack)
     stream = functools.partial(
         InceptionV1, self.num_classes, temporal=False,
-        dropout_rate=self.dropout_rate, width=self.width,
-        min_width=self.min_width, blocks_per_stage=self.blocks_per_stage,
-        bn_scale=self.bn_scale, dtype=self.dtype)
+        dropout_rate=self.dropout_rate, bn_scale=self.bn_scale,
+        dtype=self.dtype, **backbone_options(self))
     return _streams_output(stream(name="rgb")(rgb, train),
                            stream(name="flow")(flow, train), train)
 
@@ -104,6 +105,7 @@ class TwoStream3DFused(nn.Module):
   width: float = 1.0
   min_width: int = 8
   blocks_per_stage: Sequence[int] = (2, 5, 2)
+  stem_pools: bool = True
   bn_scale: bool = False
   dtype: Dtype | None = None
 
@@ -112,8 +114,7 @@ class TwoStream3DFused(nn.Module):
     flow = stack_flow(inputs["flow"], self.flow_stack)
     rgb = snippet_frames(inputs["video"], flow.shape[1], self.flow_stack)
     backbone = functools.partial(
-        InceptionV1Backbone, False, width=self.width, min_width=self.min_width,
-        blocks_per_stage=tuple(self.blocks_per_stage),
+        InceptionV1Backbone, False, **backbone_options(self),
         unit=functools.partial(ConvBNReLU, bn_scale=self.bn_scale,
                                dtype=self.dtype))
     x = jnp.concatenate([backbone(name="rgb")(rgb, train),
@@ -138,6 +139,7 @@ class TwoStreamI3D(nn.Module):
   width: float = 1.0
   min_width: int = 8
   blocks_per_stage: Sequence[int] = (2, 5, 2)
+  stem_pools: bool = True
   bn_scale: bool = False
   dtype: Dtype | None = None
 
@@ -145,9 +147,8 @@ class TwoStreamI3D(nn.Module):
   def __call__(self, inputs: dict[str, Array], train: bool) -> Array:
     stream = functools.partial(
         InceptionV1, self.num_classes, temporal=True,
-        dropout_rate=self.dropout_rate, width=self.width,
-        min_width=self.min_width, blocks_per_stage=self.blocks_per_stage,
-        bn_scale=self.bn_scale, dtype=self.dtype)
+        dropout_rate=self.dropout_rate, bn_scale=self.bn_scale,
+        dtype=self.dtype, **backbone_options(self))
     return _streams_output(stream(name="rgb")(inputs["video"], train),
                            stream(name="flow")(inputs["flow"], train), train)
 
