@@ -37,7 +37,8 @@ def _built(name):
 
 def _param_count(name):
   variables, _ = _built(name)
-  return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables["params"]))
+  return sum(int(np.prod(p.shape))
+             for p in jax.tree.leaves(variables["params"]))
 
 
 # Reference counts: /work/shared/docs/reference-numbers.md (400 classes).
@@ -89,7 +90,8 @@ def test_csn_layout_kernels_and_strides():
       model, jnp.zeros((1, 16, 224, 224, 3)))
   params = variables["params"]
   assert params["conv1"]["kernel"].shape == (3, 7, 7, 3, 64)
-  assert params["conv3_1"]["conv2"]["conv_dw"]["kernel"].shape == (3, 3, 3, 1, 128)
+  depthwise = params["conv3_1"]["conv2"]["conv_dw"]["kernel"]
+  assert depthwise.shape == (3, 3, 3, 1, 128)
   assert params["conv2_1"]["proj_conv"]["kernel"].shape == (1, 1, 1, 64, 256)
   assert "proj_conv" not in params["conv2_2"]
   assert params["head"]["kernel"].shape == (2048, 400)
@@ -201,7 +203,16 @@ def test_tiny_preset_takes_a_step():
   assert _real_step(model, x, jnp.array([1, 3])).shape == (2, 4)
 
 
-@pytest.mark.parametrize("name", sorted(OWN_MODELS))
+def _preset_params():
+  """Every preset; deep ones whose depth-50 sibling runs the same code and
+  which no count test traces anyway run with `-m slow`."""
+  for name in sorted(OWN_MODELS):
+    deep = name.split("_")[-1] in ("101", "152") or "_101_" in name
+    slow = deep and name not in EXACT_COUNTS
+    yield pytest.param(name, marks=pytest.mark.slow) if slow else name
+
+
+@pytest.mark.parametrize("name", _preset_params())
 def test_every_preset_builds(name):
   """Traces init and the forward pass of every preset (shapes only); the
   train-mode gradients of every form are checked at reduced size above."""

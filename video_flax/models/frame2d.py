@@ -59,4 +59,5 @@ MODELS: dict[str, Callable[..., Frame2D]] = {
     "frame2d_tiny": functools.partial(Frame2D),
 }
 
-REFERENCE_SHAPES: dict[str, tuple[int, int, int]] = {"frame2d_tiny": (8, 32, 32)}
+REFERENCE_SHAPES: dict[str, tuple[int, int, int]] = {
+    "frame2d_tiny": (8, 32, 32)}

@@ -87,16 +87,19 @@ class ResNet3D(nn.Module):
     if len(kinds) != n:
       problems.append(f"{len(kinds)} conv_kinds for {n} stages")
     if len(self.widths) != n or len(self.stage_strides) != n:
-      problems.append(f"widths ({len(self.widths)}) and stage_strides "
-                      f"({len(self.stage_strides)}) need one entry per stage ({n})")
+      problems.append(
+          f"widths ({len(self.widths)}) and stage_strides "
+          f"({len(self.stage_strides)}) need one entry per stage ({n})")
     problems += [f"unknown conv kind {k!r} (known: {', '.join(CONV_KINDS)})"
                  for k in kinds if k not in CONV_KINDS]
     if self.block not in ("simple", "bottleneck"):
       problems.append(f"block={self.block!r} (known: simple, bottleneck)")
     if self.stem_kind not in STEM_KINDS:
-      problems.append(f"stem_kind={self.stem_kind!r} (known: {', '.join(STEM_KINDS)})")
+      problems.append(f"stem_kind={self.stem_kind!r} "
+                      f"(known: {', '.join(STEM_KINDS)})")
     if self.mid_rule not in MID_RULES:
-      problems.append(f"mid_rule={self.mid_rule!r} (known: {', '.join(MID_RULES)})")
+      problems.append(f"mid_rule={self.mid_rule!r} "
+                      f"(known: {', '.join(MID_RULES)})")
     if problems:
       raise ValueError("ResNet3D: " + "; ".join(problems))
     return kinds
@@ -149,13 +152,12 @@ class ResNet3D(nn.Module):
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x)
 
 
-DEPTHS = {18: ("simple", (2, 2, 2, 2)), 26: ("bottleneck", (2, 2, 2, 2)),
-          34: ("simple", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
-          101: ("bottleneck", (3, 4, 23, 3)), 152: ("bottleneck", (3, 8, 36, 3))}
-
-# The torchvision / R(2+1)D-paper layout: no pool1, BN epsilon 1e-5.
-_TORCHVISION = dict(pool1=False, bn_epsilon=1e-5)
-
+DEPTHS = {18: ("simple", (2, 2, 2, 2)),
+          26: ("bottleneck", (2, 2, 2, 2)),
+          34: ("simple", (3, 4, 6, 3)),
+          50: ("bottleneck", (3, 4, 6, 3)),
+          101: ("bottleneck", (3, 4, 23, 3)),
+          152: ("bottleneck", (3, 8, 36, 3))}
 
 def _preset(depth: int, **kwargs: Any) -> Callable[..., ResNet3D]:
   block, stage_sizes = DEPTHS[depth]
@@ -169,53 +171,63 @@ def _mixed_kinds(x: int, reverse: bool) -> tuple[str, ...]:
   return tuple(upper if group >= x else lower for group in range(2, 6))
 
 
-def _csn_family() -> dict[str, Callable[..., ResNet3D]]:
-  models = {}
+Preset = tuple[Callable[..., ResNet3D], tuple[int, int, int]]
+
+
+def _csn_family() -> dict[str, Preset]:
+  """CSN layout; reference clips 8x224x224 (the paper's ablations) and
+  32x224x224 for depth 101/152 (its final models)."""
+  presets: dict[str, Callable[..., ResNet3D]] = {}
+  shapes: dict[str, tuple[int, int, int]] = {}
+
+  def add(name: str, depth: int, **kwargs: Any) -> None:
+    presets[name] = _preset(depth, **kwargs)
+    shapes[name] = (32, 224, 224) if depth >= 101 else (8, 224, 224)
+
   for depth in DEPTHS:
-    models[f"ir_csn_{depth}"] = _preset(depth, conv_kinds="ir")
-    models[f"ip_csn_{depth}"] = _preset(depth, conv_kinds="ip")
-    name = "r3d_18_csn" if depth == 18 else f"r3d_{depth}"
-    models[name] = _preset(depth, conv_kinds="3d")
+    add(f"ir_csn_{depth}", depth, conv_kinds="ir")
+    add(f"ip_csn_{depth}", depth, conv_kinds="ip")
+    add("r3d_18_csn" if depth == 18 else f"r3d_{depth}", depth,
+        conv_kinds="3d")
     if depth in (26, 50, 101):
       # The paper's group-conv ablation; override `groups` for other G.
-      models[f"gc_r3d_{depth}"] = _preset(depth, conv_kinds="group", groups=8)
+      add(f"gc_r3d_{depth}", depth, conv_kinds="group", groups=8)
   for depth in (50, 101, 152):
-    models[f"r2plus1d_{depth}"] = _preset(depth, conv_kinds="2plus1d",
-                                          stem_kind="2plus1d")
+    add(f"r2plus1d_{depth}", depth, conv_kinds="2plus1d", stem_kind="2plus1d")
     for form in "abc":
-      models[f"p3d_{form}_{depth}"] = _preset(depth, conv_kinds=f"p3d_{form}")
-    models[f"s3d_sep_{depth}"] = _preset(depth, conv_kinds="sep")
+      add(f"p3d_{form}_{depth}", depth, conv_kinds=f"p3d_{form}")
+    add(f"s3d_sep_{depth}", depth, conv_kinds="sep")
   for depth in (50, 101):
     # ResNeXt 32x4d: 32 groups of 4 channels in conv2_x, bottleneck x2.
-    models[f"resnext3d_{depth}_32x4d"] = _preset(
-        depth, conv_kinds="group", groups=32, widths=(128, 256, 512, 1024),
-        expansion=2)
-  return models
+    add(f"resnext3d_{depth}_32x4d", depth, conv_kinds="group", groups=32,
+        widths=(128, 256, 512, 1024), expansion=2)
+  return {name: (presets[name], shapes[name]) for name in presets}
 
 
-def _torchvision_family() -> dict[str, Callable[..., ResNet3D]]:
-  models = {
-      "r3d_18": _preset(18, conv_kinds="3d", **_TORCHVISION),
+def _torchvision_family() -> dict[str, Preset]:
+  """torchvision / R(2+1)D-paper layout at its 16x112x112 clips."""
+  tv = dict(pool1=False, bn_epsilon=1e-5)
+  presets = {
+      "r3d_18": _preset(18, conv_kinds="3d", **tv),
       "r2plus1d_18": _preset(18, conv_kinds="2plus1d", stem_kind="2plus1d",
-                             mid_rule="torchvision", **_TORCHVISION),
+                             mid_rule="torchvision", **tv),
       "r2plus1d_18_paper": _preset(18, conv_kinds="2plus1d",
-                                   stem_kind="2plus1d", **_TORCHVISION),
+                                   stem_kind="2plus1d", **tv),
       "r2plus1d_34": _preset(34, conv_kinds="2plus1d", stem_kind="2plus1d",
-                             **_TORCHVISION),
+                             **tv),
       "r2d_18": _preset(18, conv_kinds="2d", stem_kind="2d", fold_time=True,
-                        **_TORCHVISION),
-      "f_r2d_18": _preset(18, conv_kinds="2d", stem_kind="2d", **_TORCHVISION),
+                        **tv),
+      "f_r2d_18": _preset(18, conv_kinds="2d", stem_kind="2d", **tv),
   }
   for x in range(2, 6):
-    models[f"mc{x}_18"] = _preset(18, conv_kinds=_mixed_kinds(x, False),
-                                  **_TORCHVISION)
+    presets[f"mc{x}_18"] = _preset(18, conv_kinds=_mixed_kinds(x, False), **tv)
     # rMCx: conv1 is 2D too, since everything below conv_x is.
-    models[f"rmc{x}_18"] = _preset(18, conv_kinds=_mixed_kinds(x, True),
-                                   stem_kind="2d", **_TORCHVISION)
-  return models
+    presets[f"rmc{x}_18"] = _preset(18, conv_kinds=_mixed_kinds(x, True),
+                                    stem_kind="2d", **tv)
+  return {name: (ctor, (16, 112, 112)) for name, ctor in presets.items()}
 
 
-def _tiny_family() -> dict[str, Callable[..., ResNet3D]]:
+def _tiny_family() -> dict[str, Preset]:
   """Small CSNs that train on 2 CPU cores in minutes (8x32x32 clips).
 
   No pool1: at 32x32 the stem already halves the resolution, and the
@@ -223,24 +235,17 @@ def _tiny_family() -> dict[str, Callable[..., ResNet3D]]:
   """
   tiny = dict(stage_sizes=(1, 1, 1, 1), block="bottleneck",
               widths=(16, 32, 64, 128), stem_features=24, pool1=False)
-  return {f"{kind}_csn_tiny": functools.partial(ResNet3D, conv_kinds=kind,
-                                                **tiny)
+  return {f"{kind}_csn_tiny": (functools.partial(ResNet3D, conv_kinds=kind,
+                                                 **tiny), (8, 32, 32))
           for kind in ("ir", "ip")}
 
 
-MODELS: dict[str, Callable[..., ResNet3D]] = {
+_PRESETS: dict[str, Preset] = {
     **_csn_family(), **_torchvision_family(), **_tiny_family()}
 
+MODELS: dict[str, Callable[..., ResNet3D]] = {
+    name: ctor for name, (ctor, _) in _PRESETS.items()}
 
-def _reference_shape(name: str) -> tuple[int, int, int]:
-  if name.endswith("_tiny"):
-    return (8, 32, 32)
-  if name in _torchvision_family():
-    return (16, 112, 112)
-  deep = any(name.endswith(f"_{d}") or f"_{d}_" in name for d in (101, 152))
-  return (32, 224, 224) if deep else (8, 224, 224)
-
-
-# Clip size [T, H, W] each model is usually run at (for FLOP tables).
+# Clip size (T, H, W) each model is usually run at (for FLOP tables).
 REFERENCE_SHAPES: dict[str, tuple[int, int, int]] = {
-    name: _reference_shape(name) for name in MODELS}
+    name: shape for name, (_, shape) in _PRESETS.items()}

@@ -9,7 +9,7 @@ whose `kind` selects the factorisation compared in the papers:
   sep      as 2plus1d with M = output channels     (S3D separable conv)
   ip       1 x 1 x 1 -> BN -> t x d x d depthwise  (ip-CSN)
   ir       t x d x d depthwise                     (ir-CSN)
-  group    t x d x d conv with `groups` groups     (ResNeXt-3D, group-conv ablation)
+  group    t x d x d conv with `groups` groups     (ResNeXt-3D, group ablation)
   p3d_a/b/c  P3D's cascaded / parallel / cascaded+skip S and T convs
              (bottleneck blocks only)
 
@@ -96,7 +96,8 @@ class SpatioTemporalConv(nn.Module):
     if kind in ("2plus1d", "sep"):
       mid = self.features if kind == "sep" else self.mid_features
       if mid is None:
-        raise ValueError("SpatioTemporalConv(kind='2plus1d') needs mid_features")
+        raise ValueError(
+            "SpatioTemporalConv(kind='2plus1d') needs mid_features")
       y = self._conv(mid, spatial, (1, sh, sw), "conv_s")(x)
       y = _relu(self._bn(train, "bn_s")(y))
       y = self._conv(self.features, temporal, (st, 1, 1), "conv_t")(y)
@@ -114,7 +115,8 @@ class SpatioTemporalConv(nn.Module):
       return self._bn(train, "bn", True)(y)
     if kind in P3D_KINDS:
       return self._p3d(x, train)
-    raise ValueError(f"Unknown conv kind {kind!r}; known: {', '.join(CONV_KINDS)}")
+    raise ValueError(
+        f"Unknown conv kind {kind!r}; known: {', '.join(CONV_KINDS)}")
 
   def _p3d(self, x: Array, train: bool) -> Array:
     """P3D-A: T(S(x)); P3D-B: S(x) + T(x); P3D-C: S(x) + T(S(x)).
@@ -148,7 +150,8 @@ def _shortcut(x: Array, out_features: int, strides: Sequence[int],
   return batch_norm(train, epsilon=bn_epsilon, dtype=dtype, name="proj_bn")(x)
 
 
-def effective_strides(kind: str, strides: Sequence[int]) -> tuple[int, int, int]:
+def effective_strides(kind: str, strides: Sequence[int]
+                      ) -> tuple[int, int, int]:
   """A 2D block cannot stride in time: (st, sh, sw) -> (1, sh, sw)."""
   st, sh, sw = strides
   return (1, sh, sw) if kind == "2d" else (st, sh, sw)

@@ -135,7 +135,7 @@ One class, `ResNet3D`; a name fixes its depth, block, conv kind and layout.
   - `r3d_D` (`r3d_18_csn` at depth 18): full 3x3x3 convs.
   - `gc_r3d_D`: 3x3x3 with 8 groups (override `groups=`); `resnext3d_D_32x4d`:
     32 groups, bottleneck width 128 at conv2, expansion 2.
-  - `r2plus1d_D` (50/101/152): (2+1)D convs, paper mid-channel rule, (2+1)D stem.
+  - `r2plus1d_D` (50/101/152): (2+1)D convs and stem, paper mid channels.
   - `p3d_{a,b,c}_D`: P3D cascaded / parallel / cascaded-with-skip S and T convs.
     P3D-A has the same convs as the S3D separable conv `s3d_sep_D`; they
     differ only in where the temporal stride goes.
