@@ -30,6 +30,17 @@ def get_base_config() -> ml_collections.ConfigDict:
   config.dataset.train_split = "train"
   config.dataset.eval_split = "test"
   config.dataset.worker_count = 0  # grain worker processes; 0 = in-process
+  # Real datasets (kinetics, ucf101, hmdb51): see docs/real_data.md.
+  config.dataset.fold = 1  # UCF-101 / HMDB-51 split 1, 2 or 3
+  # '' or csn_8x2 | csn_32x2 | i3d | c3d | lstm | two_stream | fused_3d
+  config.dataset.clip_sampling = ""
+  config.dataset.streams = "rgb"  # rgb | flow | rgb+flow (keys video / flow)
+  config.dataset.short_video = "loop"  # loop | pad
+  config.dataset.scale_jitter = ()  # e.g. (256, 320) for CSN; () = plain crop
+  config.dataset.flip = True  # real data only; synthetic classes are motion
+  config.dataset.normalization = "minus_one_one"  # | kinetics | imagenet | unit
+  config.dataset.eval_num_clips = 0  # 0 = the sampling preset's
+  config.dataset.eval_crop = "three"  # center | three | full
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 16  # global, over all devices and hosts
