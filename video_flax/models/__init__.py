@@ -11,6 +11,7 @@ from typing import Any, Callable
 import flax.linen as nn
 
 from video_flax.models import c3d
+from video_flax.models import frame2d
 from video_flax.models import inception
 from video_flax.models import lstm
 from video_flax.models import resnet3d
@@ -19,6 +20,7 @@ from video_flax.models import two_stream
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     **resnet3d.MODELS,
+    **frame2d.MODELS,
     **inception.MODELS,
     **s3d.MODELS,
     **c3d.MODELS,

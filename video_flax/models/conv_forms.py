@@ -23,7 +23,7 @@ import functools
 import itertools
 import math
 import os
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -113,68 +113,99 @@ def _depthwise_sum(xp: Array, kernel: Array, strides: Ints, out: Ints,
   return y.astype(dtype)
 
 
+def _block_shape(batch: int, out: Sequence[int], rows: int = 2048
+                 ) -> tuple[int, int]:
+  """(frames, rows of H') per block: about `rows` output positions, all clips.
+
+  Whole frames (several if small) when batch * H' * W' <= rows, else a
+  divisor of H'. Divisors keep every block the same shape.
+  """
+  num_frames, height, width = out
+  frame = batch * height * width
+  if frame <= rows:
+    return max(d for d in range(1, num_frames + 1)
+               if num_frames % d == 0 and d * frame <= rows), height
+  return 1, max(d for d in range(1, height + 1)
+                if height % d == 0 and (d == 1 or batch * d * width <= rows))
+
+
+def _sum_over_blocks(xp: Array, dy: Array, kernel_size: Ints, strides: Ints,
+                     block_sum: Callable[[Array, Array], Array]) -> Array:
+  """Sums block_sum(x_window, dy_block) over blocks of output positions.
+
+  A `lax.scan` over blocks of (frames, H' rows) keeps each step's data in
+  cache (whole-array reductions run ~3x slower). Every block spans the
+  whole batch, so a batch sharded over devices stays sharded (slicing the
+  batch would all-gather it). xp: padded input [B, Tp, Hp, Wp, C_in];
+  dy [B, T', H', W', C_out]; block_sum gets x [B, Tw, Hw, Wp, C_in] and
+  dy [B, t, h, W', C_out].
+  """
+  batch, num_frames, height, width, c_out = dy.shape
+  frames, rows = _block_shape(batch, (num_frames, height, width))
+  (kt, kh, _), (st, sh, _) = kernel_size, strides
+  window = (batch, (frames - 1) * st + kt, (rows - 1) * sh + kh,
+            *xp.shape[3:])
+  row_blocks = height // rows
+
+  def step(total: Array, i: Array) -> tuple[Array, None]:
+    t, h = i // row_blocks * frames, i % row_blocks * rows
+    xw = lax.dynamic_slice(xp, (0, t * st, h * sh, 0, 0), window)
+    dw = lax.dynamic_slice(dy, (0, t, h, 0, 0),
+                           (batch, frames, rows, width, c_out))
+    return total + block_sum(xw, dw), None
+
+  result = jax.eval_shape(
+      block_sum, jax.ShapeDtypeStruct(window, xp.dtype),
+      jax.ShapeDtypeStruct((batch, frames, rows, width, c_out), dy.dtype))
+  total, _ = lax.scan(step, jnp.zeros(result.shape, result.dtype),
+                      jnp.arange(num_frames // frames * row_blocks))
+  return total
+
+
 # Output widths W' whose per-tap sums are written out as adds (see _tap_sums).
 _UNROLLED_WIDTHS = range(16, 33)
 
 
 def _tap_sums(xw: Array, dw: Array, kernel_size: Ints, strides: Ints
               ) -> Array:
-  """[taps, C]: per tap, sum over T', H', W' of (window_tap * dw).
+  """[B, taps, C]: per clip and tap, sum over T', H', W' of window_tap * dw.
 
-  xw [Tw, Hp, Wp, C] are the padded input frames of the output frames
-  dw [T', H', W', C]. For W' in `_UNROLLED_WIDTHS` each tap's sum over W'
+  xw [B, Tw, Hw, Wp, C] holds the padded input of the outputs dw
+  [B, T', H', W', C]. For W' in `_UNROLLED_WIDTHS` each tap's sum over W'
   is written out as adds (XLA fuses them into one vectorised loop, ~2x
   faster than a reduce op there; narrower frames are faster with the
   reduce, wider ones would compile for many seconds); otherwise one
   variadic reduce over all taps.
   """
-  out = dw.shape[:3]
-  windows = [w for _, w in _taps(xw[None], kernel_size, strides, out)]
+  out = dw.shape[1:4]
+  windows = [w for _, w in _taps(xw, kernel_size, strides, out)]
   if out[2] not in _UNROLLED_WIDTHS:
     zeros = [jnp.zeros((), dw.dtype)] * len(windows)
-    sums = lax.reduce([w[0] * dw for w in windows], zeros,
-                      lambda a, b: [u + v for u, v in zip(a, b)], (0, 1, 2))
-    return jnp.stack(sums)
+    sums = lax.reduce([w * dw for w in windows], zeros,
+                      lambda a, b: [u + v for u, v in zip(a, b)], (1, 2, 3))
+    return jnp.stack(sums, axis=1)
   columns = []
   for window in windows:
-    total = window[0, :, :, 0] * dw[:, :, 0]
+    total = window[:, :, :, 0] * dw[:, :, :, 0]
     for w in range(1, out[2]):
-      total = total + window[0, :, :, w] * dw[:, :, w]
+      total = total + window[:, :, :, w] * dw[:, :, :, w]
     columns.append(total)
-  return jnp.stack(columns).sum((1, 2))
+  return jnp.stack(columns, axis=1).sum((2, 3))
 
 
 def _depthwise_kernel_grad(xp: Array, dy: Array, kernel_size: Ints,
                            strides: Ints) -> Array:
   """dL/dkernel [kt, kh, kw, 1, C] from padded x and dy [B, T', H', W', C].
 
-  Per tap, sum(window * dy) over B, T', H', W'. A loop over blocks of
-  output frames keeps each step's data in cache (whole-array reductions
-  run ~3x slower) and reads it once for all taps.
+  Per tap, sum(window * dy) over B, T', H', W', block by block; the sum
+  over clips comes last (one all-reduce when the batch is sharded).
   """
   acc = _accum_dtype(dy.dtype)
-  batch, num_frames, *out_hw, channels = dy.shape
-  block = _frames_per_step(num_frames, out_hw[0] * out_hw[1])
-  steps_per_clip = num_frames // block
-  span = (block - 1) * strides[0] + kernel_size[0]
-
-  def step(total: Array, i: Array) -> tuple[Array, None]:
-    n, t = i // steps_per_clip, i % steps_per_clip * block
-    xw = lax.dynamic_slice(xp, (n, t * strides[0], 0, 0, 0),
-                           (1, span, *xp.shape[2:]))[0].astype(acc)
-    dw = lax.dynamic_slice(dy, (n, t, 0, 0, 0),
-                           (1, block, *out_hw, channels))[0].astype(acc)
-    return total + _tap_sums(xw, dw, kernel_size, strides), None
-
-  total = jnp.zeros((math.prod(kernel_size), channels), acc)
-  total, _ = lax.scan(step, total, jnp.arange(batch * steps_per_clip))
-  return total.reshape(*kernel_size, 1, channels)
-
-
-def _frames_per_step(num_frames: int, frame_rows: int) -> int:
-  """Largest divisor of num_frames giving at most ~2048 rows a step."""
-  return max(d for d in range(1, num_frames + 1)
-             if num_frames % d == 0 and (d == 1 or d * frame_rows <= 2048))
+  per_clip = _sum_over_blocks(
+      xp, dy, kernel_size, strides,
+      lambda xw, dw: _tap_sums(xw.astype(acc), dw.astype(acc), kernel_size,
+                               strides))
+  return per_clip.sum(0).reshape(*kernel_size, 1, dy.shape[-1])
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -279,17 +310,18 @@ def _dense_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
   return y.reshape(batch, *out, kernel.shape[-1]).astype(dtype)
 
 
-def _patches(xw: Array, kernel_size: Ints, strides: Ints, out: Ints
-             ) -> Array:
-  """Patch matrix [T'*H'*W', kt*kh*kw*C] of a block of output frames (im2col).
+def _patches(xw: Array, kernel_size: Ints, strides: Ints,
+             out: Sequence[int]) -> Array:
+  """Patch matrix [B*T'*H'*W', kt*kh*kw*C] of a block of outputs (im2col).
 
-  xw [Tw, Hp, Wp, C] holds the padded input frames the block reads. Built
-  one axis at a time (kw + kh + kt slices, not kt*kh*kw) to keep compiles
-  short; columns are ordered (a, b, c, channel) like the kernel's rows.
+  xw [B, Tw, Hw, Wp, C] holds the padded input the block [B, T', H', W']
+  reads. Built one axis at a time (kw + kh + kt slices, not kt*kh*kw) to
+  keep compiles short; columns are ordered (a, b, c, channel) like the
+  kernel's rows.
   """
   cols = xw
-  for axis in (2, 1, 0):  # W, H, T: each concat puts its taps outermost
-    k, s, o = kernel_size[axis], strides[axis], out[axis]
+  for axis in (3, 2, 1):  # W, H, T: each concat puts its taps outermost
+    k, s, o = kernel_size[axis - 1], strides[axis - 1], out[axis]
     cols = jnp.concatenate(
         [lax.slice_in_dim(cols, i, i + (o - 1) * s + 1, s, axis=axis)
          for i in range(k)], axis=-1)
@@ -300,30 +332,20 @@ def _dense_kernel_grad(xp: Array, dy: Array, kernel_size: Ints,
                        strides: Ints) -> Array:
   """dL/dkernel [kt, kh, kw, C_in, C_out] from padded x and dy (groups = 1).
 
-  A loop over blocks of output frames; each step builds the block's patch
-  matrix [rows, taps * C_in] (a few MB, in cache) and does one dot with
-  dy's rows [rows, C_out].
+  Block by block, the patch matrix [rows, taps * C_in] (a few MB, in cache)
+  times dy's rows [rows, C_out], in one dot.
   """
   acc = _accum_dtype(dy.dtype)
-  batch, num_frames, *out_hw, cout = dy.shape
-  block = _frames_per_step(num_frames, out_hw[0] * out_hw[1])
-  steps_per_clip = num_frames // block
-  span = (block - 1) * strides[0] + kernel_size[0]
+  c_out = dy.shape[-1]
 
-  def step(total: Array, i: Array) -> tuple[Array, None]:
-    n, t = i // steps_per_clip, i % steps_per_clip * block
-    xw = lax.dynamic_slice(xp, (n, t * strides[0], 0, 0, 0),
-                           (1, span, *xp.shape[2:]))
-    patches = _patches(xw[0], kernel_size, strides, (block, *out_hw))
-    dw = lax.dynamic_slice(dy, (n, t, 0, 0, 0), (1, block, *out_hw, cout))
-    grad = lax.dot_general(patches.astype(acc),
-                           dw.reshape(-1, cout).astype(acc),
+  def block_grad(xw: Array, dw: Array) -> Array:
+    patches = _patches(xw, kernel_size, strides, dw.shape[:4])
+    return lax.dot_general(patches.astype(acc),
+                           dw.reshape(-1, c_out).astype(acc),
                            (((0,), (0,)), ((), ())))
-    return total + grad, None
 
-  total = jnp.zeros((math.prod(kernel_size) * xp.shape[-1], cout), acc)
-  total, _ = lax.scan(step, total, jnp.arange(batch * steps_per_clip))
-  return total.reshape(*kernel_size, xp.shape[-1], cout)
+  total = _sum_over_blocks(xp, dy, kernel_size, strides, block_grad)
+  return total.reshape(*kernel_size, xp.shape[-1], c_out)
 
 
 def dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads,
