@@ -251,22 +251,24 @@ depthwise_conv3d.defvjp(_depthwise_forward, _depthwise_backward)
 _DN_2D = ("NHWC", "HWIO", "NHWC")
 
 
-def pointwise_conv3d(x: Array, kernel: Array, strides: Ints,
-                     padding: Pads) -> Array:
-  """1x1x1 conv (groups = 1) as one [N, C_in] x [C_in, C_out] dot.
+def temporal_conv3d(x: Array, kernel: Array, strides: Ints,
+                    padding: Pads) -> Array:
+  """Conv with a [kt, 1, 1] kernel (1x1x1 included, groups = 1) as dots.
 
-  Flattened to 2D: its autodiff is two plain 2D dots, ~2x faster on
-  XLA:CPU than the transposes of a 5D dot_general.
+  Per temporal tap one [N, C_in] x [C_in, C_out] dot on the strided
+  frames; its autodiff is plain 2D dots too (as 1x1 2D convs, XLA:CPU's
+  filter gradient runs ~10x slower).
   """
   dtype = jnp.result_type(x, kernel)
-  out = _geometry(x.shape, (1, 1, 1), strides, padding)
+  acc = _accum_dtype(dtype)
+  out = _geometry(x.shape, kernel.shape[:3], strides, padding)
   xp = _pad_spatial(x, padding)
-  xs = lax.slice(xp, (0, 0, 0, 0, 0),
-                 (xp.shape[0], *((o - 1) * s + 1 for o, s in zip(out, strides)),
-                  xp.shape[4]), (1, *strides, 1))
-  y = jnp.dot(xs.reshape(-1, xs.shape[-1]), kernel[0, 0, 0].astype(dtype),
-              preferred_element_type=_accum_dtype(dtype))
-  return y.reshape(*xs.shape[:4], kernel.shape[-1]).astype(dtype)
+  y = None
+  for tap, window in _taps(xp, kernel.shape[:3], strides, out):
+    term = jnp.dot(window.reshape(-1, x.shape[-1]), kernel[tap].astype(dtype),
+                   preferred_element_type=acc)
+    y = term if y is None else y + term
+  return y.reshape(x.shape[0], *out, kernel.shape[-1]).astype(dtype)
 
 
 def _split_groups(x: Array, groups: int) -> list[Array]:
@@ -274,9 +276,9 @@ def _split_groups(x: Array, groups: int) -> list[Array]:
   return jnp.split(x, groups, axis=-1) if groups > 1 else [x]
 
 
-def _dense_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
-               out: Ints, groups: int, dtype: jnp.dtype) -> Array:
-  """Conv of x: per temporal tap, 2D convs (one per group) summed.
+def _conv2d_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
+                groups: int) -> Array:
+  """Conv as, per temporal tap, 2D convs (one per group) summed.
 
   XLA:CPU runs 2D convs through a fast library path but 3D (and grouped)
   ones through a slow generic loop, so T is folded into the batch. The H, W
@@ -284,7 +286,9 @@ def _dense_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
   takes a ~4x slower path, so an all-zero padding gets one extra row that
   is cropped off.
   """
+  dtype = jnp.result_type(x, kernel)
   acc = _accum_dtype(dtype)
+  out = _geometry(x.shape, kernel.shape[:3], strides, padding)
   batch, num_frames = x.shape[0], out[0]
   # Pad T; crop negative H, W pads; the rest of H, W goes to the 2D convs.
   xp = _pad_spatial(x, (padding[0], *((min(lo, 0), min(hi, 0))
@@ -348,38 +352,38 @@ def _dense_kernel_grad(xp: Array, dy: Array, kernel_size: Ints,
   return total.reshape(*kernel_size, xp.shape[-1], c_out)
 
 
+# From this many output channels on, dkernel of a dense conv uses
+# _dense_kernel_grad: its patch matrix is built once per C_out columns, so
+# narrow outputs spend most of the time building it, and there XLA:CPU's
+# filter-gradient 2D conv is faster (2-5x measured); wider ones run 1.3-2x
+# faster with the patches (docs/conv_speed.md).
+_PATCH_GRAD_MIN_OUT = 32
+
+
 def dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads,
                  groups: int) -> Array:
-  """Dense (groups=1) or grouped conv of any kernel size.
+  """Dense or grouped conv of any kernel size, as 2D convs per temporal tap.
 
   x [B, T, H, W, C_in], kernel [kt, kh, kw, C_in/groups, C_out] ->
-  [B, T', H', W', C_out]. `strides`, `padding`, `groups` are static.
-  Gradients: dx by autodiff (transposed 2D convs, fast); dkernel by
-  autodiff for groups > 1 (per-group filter-gradient convs, fast) and by
-  `_dense_kernel_grad` for groups = 1, where XLA:CPU's filter-gradient
-  conv is mostly 2-25x slower (see docs/conv_speed.md).
+  [B, T', H', W', C_out]; `strides`, `padding`, `groups` are static.
+  dx comes from autodiff (transposed 2D convs); dkernel from autodiff too
+  (filter-gradient 2D convs), except for groups = 1 with
+  C_out >= `_PATCH_GRAD_MIN_OUT`, which uses `_dense_kernel_grad`.
   """
-  if groups > 1:
-    return _grouped_forward(x, kernel, strides, padding, groups)
-  return _dense_conv3d(x, kernel, strides, padding)
-
-
-def _grouped_forward(x: Array, kernel: Array, strides: Ints, padding: Pads,
-                     groups: int) -> Array:
-  dtype = jnp.result_type(x, kernel)
-  out = _geometry(x.shape, kernel.shape[:3], strides, padding)
-  return _dense_sum(x, kernel, strides, padding, out, groups, dtype)
+  if groups > 1 or kernel.shape[-1] < _PATCH_GRAD_MIN_OUT:
+    return _conv2d_sum(x, kernel, strides, padding, groups)
+  return _dense_patch_grad(x, kernel, strides, padding)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads
-                  ) -> Array:
-  return _grouped_forward(x, kernel, strides, padding, 1)
+def _dense_patch_grad(x: Array, kernel: Array, strides: Ints, padding: Pads
+                      ) -> Array:
+  return _conv2d_sum(x, kernel, strides, padding, 1)
 
 
 def _dense_forward(x: Array, kernel: Array, strides: Ints, padding: Pads
                    ) -> tuple[Array, tuple[Array, Array]]:
-  return _grouped_forward(x, kernel, strides, padding, 1), (x, kernel)
+  return _conv2d_sum(x, kernel, strides, padding, 1), (x, kernel)
 
 
 def _dense_backward(strides: Ints, padding: Pads,
@@ -387,10 +391,10 @@ def _dense_backward(strides: Ints, padding: Pads,
                     ) -> tuple[Array, Array]:
   x, kernel = residuals
   _, input_vjp = jax.vjp(
-      lambda x: _grouped_forward(x, kernel, strides, padding, 1), x)
+      lambda x: _conv2d_sum(x, kernel, strides, padding, 1), x)
   dk = _dense_kernel_grad(_pad_spatial(x, padding), dy, kernel.shape[:3],
                           strides)
   return input_vjp(dy)[0], dk.astype(kernel.dtype)
 
 
-_dense_conv3d.defvjp(_dense_forward, _dense_backward)
+_dense_patch_grad.defvjp(_dense_forward, _dense_backward)

@@ -55,7 +55,8 @@ def conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1),
   """Dense or grouped 3D convolution.
 
   On CPU this runs one of the fast forms of `conv_forms` (depthwise when
-  groups == C_in == C_out, a dot for 1x1x1, else 2D convs per temporal tap);
+  groups == C_in == C_out, dots for kt x 1 x 1, else 2D convs per temporal
+  tap);
   elsewhere, or with `VIDEO_FLAX_CONV_FORM=reference`, `lax.conv_general_dilated`.
 
   Args:
@@ -82,8 +83,8 @@ def conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1),
         dimension_numbers=_DIMENSION_NUMBERS, feature_group_count=groups)
   if groups > 1 and groups == c_in == c_out:
     return conv_forms.depthwise_conv3d(x, kernel, strides, padding)
-  if groups == 1 and kernel.shape[:3] == (1, 1, 1):
-    return conv_forms.pointwise_conv3d(x, kernel, strides, padding)
+  if groups == 1 and kernel.shape[1:3] == (1, 1):
+    return conv_forms.temporal_conv3d(x, kernel, strides, padding)
   return conv_forms.dense_conv3d(x, kernel, strides, padding, groups)
 
 
