@@ -1,12 +1,20 @@
 """Fast forms of 3D convolution for XLA:CPU, and the choice between forms.
 
 XLA:CPU runs `lax.conv_general_dilated` on 3D inputs through a slow generic
-loop (~10-25 GFLOP/s dense, and a grouped/depthwise conv hundreds of times
-slower than elementwise code), while plain elementwise fusions and `dot`
-run well. The forms here rewrite each conv as slices + elementwise math or
-slices + `dot`, with hand-written gradients where autodiff of the rewrite
-is slow. GPU and TPU keep `lax.conv_general_dilated` (cuDNN / the TPU conv
-unit are good at it).
+loop (~3-10 GFLOP/s dense; a depthwise conv hundreds of times slower than
+elementwise code), while elementwise fusions, `dot` and 2D convs run well.
+The forms here rewrite each conv in those terms:
+
+  depthwise (groups = C_in = C_out): a sum of shifted slices times the
+    per-channel taps, with a custom VJP (dx: the same form on dy; dkernel:
+    per-tap sums over blocks of outputs);
+  kernel kt x 1 x 1 (1x1x1 included): one dot per temporal tap;
+  any other kernel, grouped or not: 2D convs per temporal tap, T folded into
+    the batch; dkernel from a patch matrix (im2col) and a dot when
+    groups = 1 and C_out >= 32.
+
+Measurements behind each choice: docs/conv_speed.md. GPU and TPU keep
+`lax.conv_general_dilated` (cuDNN / the TPU conv unit are good at it).
 
 Layouts as in `layers.py`: x [B, T, H, W, C], kernel [kt, kh, kw, C_in /
 groups, C_out]; `padding` is per-axis (before, after), any ints, negative

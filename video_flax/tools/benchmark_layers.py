@@ -1,7 +1,8 @@
 """Speed of the conv forms: fast XLA:CPU forms vs lax.conv_general_dilated.
 
     python -m video_flax.tools.benchmark_layers [--cases dw_32,stem_tiny] \\
-        [--reps 5] [--budget_s 4]
+        [--reps 5] [--budget_s 4] [--model ir_csn_tiny --batch 16 \\
+        --clip 8,32,32]
 
 For each case (the layer shapes of the tiny CSN and the ones quoted in
 docs/conv_speed.md) it times, in one process, `layers.conv3d` traced with
@@ -14,6 +15,8 @@ without dx) and
 the speedup over the reference. Times are the minimum over --reps calls
 (fewer once one form has used --budget_s), which filters out most of the
 noise of a shared machine; the per-call CPU time is printed as well.
+With --model it then times one training step (loss, gradients and batch
+statistics of that registered model on a random clip batch) in both forms.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from video_flax.models import build_model
 from video_flax.models import conv_forms
 from video_flax.models import layers
 
@@ -35,6 +39,10 @@ _CASES = flags.DEFINE_list("cases", [], "case names to run (default: all)")
 _REPS = flags.DEFINE_integer("reps", 5, "timed calls per form (minimum kept)")
 _BUDGET_S = flags.DEFINE_float(
     "budget_s", 4.0, "stop repeating a form once its calls took this long")
+_MODEL = flags.DEFINE_string("model", "", "also time a train step of this "
+                             "registered model (e.g. ir_csn_tiny)")
+_BATCH = flags.DEFINE_integer("batch", 16, "clips per --model step")
+_CLIP = flags.DEFINE_list("clip", ["8", "32", "32"], "--model clip T,H,W")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +148,36 @@ def measure(case: Case, form: str) -> dict[str, float]:
               fwd_bwd_cpu=fwd_bwd_cpu, compile=compile_s)
 
 
+def measure_model(name: str, batch: int, clip: tuple[int, ...],
+                  form: str) -> dict[str, float]:
+  """Compile s and step time of gradients + BN stats of model `name`."""
+  model = build_model(name, num_classes=10)
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal((batch, *clip, 3)), jnp.float32)
+  labels = jnp.asarray(rng.integers(0, 10, batch))
+  conv_forms.FORM = form
+  try:
+    variables = jax.jit(lambda key: model.init(key, x, train=False))(
+        jax.random.key(0))
+
+    def loss(params, batch_stats):
+      logits, updates = model.apply(
+          {"params": params, "batch_stats": batch_stats}, x, train=True,
+          mutable=["batch_stats"], rngs={"dropout": jax.random.key(1)})
+      log_p = jax.nn.log_softmax(logits)
+      return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], 1)), updates
+
+    step = jax.jit(jax.value_and_grad(loss, has_aux=True))
+    args = (variables["params"], variables["batch_stats"])
+    start = time.perf_counter()
+    jax.block_until_ready(step(*args))
+    compile_s = time.perf_counter() - start
+  finally:
+    conv_forms.FORM = None
+  wall, cpu = _time(step, args)
+  return dict(step=wall, step_cpu=cpu, compile=compile_s)
+
+
 def main(argv: list[str]) -> None:
   del argv
   known = {c.name: c for c in CASES}
@@ -172,6 +210,17 @@ def main(argv: list[str]) -> None:
             f"{bwd_factor * flops / r['fwd_bwd'] / 1e9:6.1f} "
             f"{ref['fwd'] / r['fwd']:9.1f} {ref['fwd_bwd'] / r['fwd_bwd']:6.1f}",
             flush=True)
+
+  if _MODEL.value:
+    clip = tuple(int(n) for n in _CLIP.value)
+    steps = {form: measure_model(_MODEL.value, _BATCH.value, clip, form)
+             for form in ("fast", "reference")}
+    print(f"\n{_MODEL.value} train step, batch {_BATCH.value} x "
+          f"{'x'.join(map(str, clip))}:")
+    for form, r in steps.items():
+      print(f"  {form:>9s}: {r['step'] * 1e3:8.1f} ms [CPU "
+            f"{r['step_cpu'] * 1e3:6.0f}], compile+first {r['compile']:5.1f} s,"
+            f" speedup {steps['reference']['step'] / r['step']:5.1f}")
 
 
 if __name__ == "__main__":
