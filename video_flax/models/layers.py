@@ -57,7 +57,8 @@ def conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1),
   On CPU this runs one of the fast forms of `conv_forms` (depthwise when
   groups == C_in == C_out, dots for kt x 1 x 1, else 2D convs per temporal
   tap);
-  elsewhere, or with `VIDEO_FLAX_CONV_FORM=reference`, `lax.conv_general_dilated`.
+  elsewhere, or with `VIDEO_FLAX_CONV_FORM=reference`,
+  `lax.conv_general_dilated`.
 
   Args:
     x: [B, T, H, W, C_in].

@@ -94,9 +94,10 @@ def _conv_fn(case: Case, form: str) -> Callable:
     def conv(x, kernel):
       out = tuple(conv_forms.output_size(n, k, s, p) for n, k, s, p in
                   zip(x.shape[1:4], case.kernel_size, case.strides, padding))
-      xp = conv_forms._pad_spatial(x, padding)  # pylint: disable=protected-access
-      return conv_forms._depthwise_sum(  # pylint: disable=protected-access
-          xp, kernel, case.strides, out, x.dtype)
+      # pylint: disable=protected-access
+      xp = conv_forms._pad_spatial(x, padding)
+      return conv_forms._depthwise_sum(xp, kernel, case.strides, out,
+                                       x.dtype)
     return conv
   return lambda x, kernel: layers.conv3d(x, kernel, case.strides, None,
                                          case.groups)
@@ -208,7 +209,8 @@ def main(argv: list[str]) -> None:
             f"{r['fwd_bwd'] * 1e3:8.1f} [{r['fwd_bwd_cpu'] * 1e3:6.0f}] "
             f"{r['compile']:9.1f} {flops / r['fwd'] / 1e9:9.1f} "
             f"{bwd_factor * flops / r['fwd_bwd'] / 1e9:6.1f} "
-            f"{ref['fwd'] / r['fwd']:9.1f} {ref['fwd_bwd'] / r['fwd_bwd']:6.1f}",
+            f"{ref['fwd'] / r['fwd']:9.1f} "
+            f"{ref['fwd_bwd'] / r['fwd_bwd']:6.1f}",
             flush=True)
 
   if _MODEL.value:
