@@ -102,8 +102,13 @@ def time_train_step(model: nn.Module, variables: Any, inputs: Any,
       logits, updates = model.apply(
           {"params": p, "batch_stats": batch_stats}, x, train=True,
           mutable=["batch_stats"], rngs={"dropout": jax.random.key(0)})
+      logits = logits.astype(jnp.float32)
+      # Per-step or per-stream logits [B, S, K]: every one gets the label,
+      # as in train.cross_entropy.
+      targets = (labels if logits.ndim == 2 else
+                 jnp.broadcast_to(labels[:, None], logits.shape[:2]))
       loss = optax.softmax_cross_entropy_with_integer_labels(
-          logits.astype(jnp.float32), labels).mean()
+          logits, targets).mean()
       return loss, updates["batch_stats"]
     (_, new_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt_state = tx.update(grads, opt_state, params)
