@@ -117,10 +117,6 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
   return new_state, metrics
 
 
-def _local_batch_size(global_batch_size: int) -> int:
-  return global_batch_size // jax.process_count()
-
-
 def _train_iterator(config: ml_collections.ConfigDict, seed: int):
   return pipeline.make_train_iterator(
       config.dataset, global_batch_size=config.train.batch_size, seed=seed,
