@@ -44,9 +44,9 @@ def get_base_config() -> ml_collections.ConfigDict:
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 16  # global, over all devices and hosts
-  config.train.num_steps = 1000
+  config.train.num_steps = 2000
   config.train.optimizer = "sgd"  # sgd | adamw
-  config.train.learning_rate = 0.1  # peak, for the global batch size
+  config.train.learning_rate = 0.2  # peak, for the global batch size
   config.train.schedule = "cosine"  # cosine | constant
   config.train.warmup_steps = 50
   config.train.momentum = 0.9  # sgd momentum; adamw b1
