@@ -93,3 +93,37 @@ def test_eval_counts_ignore_padding():
   assert float(counts["top1"]) == 2
   np.testing.assert_array_equal(np.asarray(counts["confusion"]),
                                 [[1, 0, 1], [0, 1, 0], [0, 0, 0]])
+
+
+def test_evaluate_averages_the_views_of_each_video():
+  """Multi-view eval: per-view counts as before, plus video-level metrics
+  from softmax scores averaged over each video's views (numpy reference)."""
+  class Fixed:
+    input_keys = ("video",)
+
+    def apply(self, variables, x, train):
+      del variables, train
+      return x[:, 0, 0, 0, :]
+
+  rng = np.random.default_rng(0)
+  logits = rng.normal(0, 2, (12, 4)).astype(np.float32)
+  video_index = np.repeat(np.arange(4), 3)  # 4 videos x 3 views
+  labels = np.repeat(np.array([0, 1, 2, 3]), 3).astype(np.int32)
+  mask = np.ones(12, np.float32)
+  mask[-2:] = 0  # padding: the last video keeps one real view
+  batches = [{"video": logits[i:i + 4, None, None, None, :],
+              "label": labels[i:i + 4], "mask": mask[i:i + 4],
+              "index": np.arange(i, i + 4), "video_index": video_index[i:i + 4]}
+             for i in range(0, 12, 4)]
+  mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",))
+  state = train.TrainState(step=0, params={}, batch_stats={}, opt_state=())
+  results = evaluate.evaluate(state, Fixed(), batches, mesh, num_classes=4)
+  assert results["num_examples"] == 10
+  probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+  scores = np.stack([probs[(video_index == v) & (mask > 0)].mean(0)
+                     for v in range(4)])
+  assert results["video"]["num_videos"] == 4
+  assert results["video"]["top1"] == pytest.approx(
+      np.mean(scores.argmax(-1) == np.arange(4)))
+  view_top1 = np.mean((logits.argmax(-1) == labels)[mask > 0])
+  assert results["top1"] == pytest.approx(view_top1)

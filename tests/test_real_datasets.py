@@ -228,6 +228,7 @@ def test_train_steps_and_multi_view_eval_on_ucf101(ucf101, tmp_path):
   results = train.train_and_evaluate(config, str(tmp_path / "run"))
   assert results["num_examples"] == 18  # 3 test videos x 6 views
   assert 0.0 <= results["top1"] <= 1.0
+  assert results["video"]["num_videos"] == 3
 
 
 def test_bad_real_video_configs_are_named(ucf101):

@@ -3,6 +3,11 @@
 Counts are accumulated on device as sums over the (global, sharded) batch,
 weighted by the batch's `mask`, so padded examples never count and no
 process has to gather predictions from the others.
+
+Multi-view testing (real videos: several clips x crops per video, each
+element carrying its `video_index`): the per-view logits are also gathered
+to the host, the views of each video averaged (data/multiview.py), and the
+video-level metrics returned under `video` beside the per-view ones.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import numpy as np
 import optax
 
 from video_flax import sharding as sharding_lib
+from video_flax.data import multiview
 
 
 def model_inputs(model: nn.Module, batch: dict[str, jax.Array]) -> Any:
@@ -38,6 +44,14 @@ def eval_counts(state: Any, batch: dict[str, jax.Array], *, model: nn.Module,
   Returns loss_sum, top1, top5, count (scalars) and confusion
   [num_classes (true), num_classes (predicted)].
   """
+  return _eval_logits_and_counts(state, batch, model=model,
+                                 num_classes=num_classes)[1]
+
+
+def _eval_logits_and_counts(state: Any, batch: dict[str, jax.Array], *,
+                            model: nn.Module, num_classes: int
+                            ) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """(logits float32 [B, K], eval_counts of the batch)."""
   logits = model.apply(variables_of(state), model_inputs(model, batch),
                        train=False)
   logits = logits.astype(jnp.float32)
@@ -49,11 +63,11 @@ def eval_counts(state: Any, batch: dict[str, jax.Array], *, model: nn.Module,
   confusion = jnp.einsum("bi,bj->ij",
                          jax.nn.one_hot(labels, num_classes) * mask[:, None],
                          jax.nn.one_hot(pred, num_classes))
-  return {"loss_sum": jnp.sum(loss * mask),
-          "top1": jnp.sum((pred == labels) * mask),
-          "top5": jnp.sum(in_top5 * mask),
-          "count": jnp.sum(mask),
-          "confusion": confusion}
+  return logits, {"loss_sum": jnp.sum(loss * mask),
+                  "top1": jnp.sum((pred == labels) * mask),
+                  "top5": jnp.sum(in_top5 * mask),
+                  "count": jnp.sum(mask),
+                  "confusion": confusion}
 
 
 def summarize(totals: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -73,20 +87,50 @@ def summarize(totals: dict[str, np.ndarray]) -> dict[str, Any]:
           "confusion": confusion.astype(np.int64).tolist()}
 
 
+def _to_host(x: Any) -> np.ndarray:
+  """A global (possibly multi-process) array, or process-local numpy rows,
+  as one numpy array of all processes' rows in global batch order."""
+  if jax.process_count() == 1:
+    return np.asarray(jax.device_get(x))
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return np.asarray(multihost_utils.process_allgather(
+      x, tiled=isinstance(x, np.ndarray)))
+
+
 def evaluate(state: Any, model: nn.Module, batches: Iterable[dict[str, np.ndarray]],
              mesh: jax.sharding.Mesh, num_classes: int,
              log_every_batches: int = 20) -> dict[str, Any]:
-  """Runs the model over every batch of `batches` (process-local numpy)."""
-  step = jax.jit(functools.partial(eval_counts, model=model,
+  """Runs the model over every batch of `batches` (process-local numpy).
+
+  Batches with a 'video_index' (multi-view test sources) also get video-level
+  metrics: softmax scores averaged over each video's views, in
+  results['video'] (top1, top5, mean_class_accuracy, per_class_accuracy,
+  num_videos).
+  """
+  step = jax.jit(functools.partial(_eval_logits_and_counts, model=model,
                                    num_classes=num_classes))
   totals = None
+  views: dict[str, list[np.ndarray]] = {"logits": [], "label": [],
+                                        "video_index": [], "mask": []}
   start = time.time()
   for i, local_batch in enumerate(batches):
-    local_batch = {k: v for k, v in local_batch.items() if k != "index"}
-    counts = step(state, sharding_lib.global_batch(local_batch, mesh))
+    video_index = local_batch.get("video_index")
+    local_batch = {k: v for k, v in local_batch.items()
+                   if k not in ("index", "video_index")}
+    logits, counts = step(state, sharding_lib.global_batch(local_batch, mesh))
+    if video_index is not None:
+      views["logits"].append(_to_host(logits))
+      views["video_index"].append(_to_host(np.asarray(video_index)))
+      views["label"].append(_to_host(np.asarray(local_batch["label"])))
+      views["mask"].append(_to_host(np.asarray(local_batch["mask"])))
     totals = counts if totals is None else jax.tree.map(jnp.add, totals, counts)
     if log_every_batches and (i + 1) % log_every_batches == 0:
       print(f"  eval batch {i + 1}, {time.time() - start:.0f}s", flush=True)
   if totals is None:
     raise ValueError("evaluation split is empty")
-  return summarize(jax.device_get(totals))
+  results = summarize(jax.device_get(totals))
+  if views["logits"]:
+    results["video"] = multiview.evaluate_views(
+        *(np.concatenate(views[k]) for k in ("logits", "label", "video_index",
+                                             "mask")))
+  return results

@@ -9,9 +9,14 @@ import jax
 
 
 def eval_scalars(metrics: dict[str, Any], prefix: str = "eval") -> dict[str, float]:
-  """The scalar entries of an evaluation result, prefixed for TensorBoard."""
-  return {f"{prefix}/{k}": v for k, v in metrics.items()
-          if isinstance(v, (int, float))}
+  """The scalar entries of an evaluation result, prefixed for TensorBoard;
+  video-level metrics (multi-view testing) as `<prefix>/video_<name>`."""
+  scalars = {f"{prefix}/{k}": v for k, v in metrics.items()
+             if isinstance(v, (int, float))}
+  for k, v in metrics.get("video", {}).items():
+    if isinstance(v, (int, float)):
+      scalars[f"{prefix}/video_{k}"] = v
+  return scalars
 
 
 class MetricsWriter:
@@ -78,6 +83,12 @@ class ProgressLogger:
     print("per-class accuracy: " + ", ".join(
         f"{names[i] if i < len(names) else i}={a:.2f}"
         for i, a in enumerate(per_class)), flush=True)
+    if "video" in metrics:
+      video = metrics["video"]
+      print(f"Videos ({video['num_videos']}, views averaged): top-5 "
+            f"{video['top5']:.4f} | mean class acc "
+            f"{video['mean_class_accuracy']:.4f} | top-1 {video['top1']:.4f}",
+            flush=True)
     print(f"Finished in {_duration(time.time() - self._start)}. Test "
           f"({metrics['num_examples']} clips): loss {metrics['loss']:.4f} | "
           f"top-5 {metrics['top5']:.4f} | mean class acc "
