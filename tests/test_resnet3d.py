@@ -214,9 +214,36 @@ def _preset_params():
 
 @pytest.mark.parametrize("name", _preset_params())
 def test_every_preset_builds(name):
-  """Traces init and the forward pass of every preset (shapes only); the
-  train-mode gradients of every form are checked at reduced size above."""
+  """Traces init and the forward pass of every preset (shapes only)."""
   assert _built(name)[1] == (2, 400)
+
+
+def _shallow_first():
+  """Every preset; tracing the backward pass of depth >= 50 takes seconds
+  each, so those run with `-m slow`."""
+  for name in sorted(OWN_MODELS):
+    depth = next((int(p) for p in name.split("_") if p.isdigit()), 0)
+    yield pytest.param(name, marks=pytest.mark.slow) if depth >= 50 else name
+
+
+@pytest.mark.parametrize("name", _shallow_first())
+def test_every_preset_traces_a_training_step(name):
+  """Traces a full training step of every preset on 2 tiny clips (train-mode
+  forward, backward, new BN statistics; shapes only, no compile); real steps
+  of every conv, block and stem form run at reduced width above."""
+  variables, logits_shape = _built(name)
+  assert logits_shape == (2, 400)
+  model = models.build_model(name, 400, dropout_rate=0.5)
+  shape = (8, 32, 32) if name.endswith("_tiny") else (4, 32, 32)
+  x = jax.ShapeDtypeStruct((2, *shape, 3), jnp.float32)
+  loss_and_grad = lambda p, s, x: jax.value_and_grad(  # noqa: E731
+      _loss_fn(model, x, jnp.array([0, 1])), has_aux=True)(p, s)
+  (loss, (_, updates)), grads = jax.eval_shape(
+      loss_and_grad, variables["params"], variables["batch_stats"], x)
+  assert loss.shape == ()
+  assert jax.tree.structure(grads) == jax.tree.structure(variables["params"])
+  assert (jax.tree.structure(updates["batch_stats"])
+          == jax.tree.structure(variables["batch_stats"]))
 
 
 @pytest.mark.parametrize("shape", [(8, 32, 32), (16, 64, 64)])
