@@ -1,0 +1,242 @@
+"""Every preset of every file in configs/, loaded as `main` loads it.
+
+Each preset validates, names a registered model whose inputs the dataset
+provides, and describes a clip its sampling preset and data can give; every
+registered model is some preset's. Tiny presets build their train state with
+`video_flax.train` on their clip shape (traced) and, with `-m slow`, take a
+jitted training step on a zero batch; paper presets are traced at their full
+clip size with `-m slow` (nothing is allocated).
+"""
+from __future__ import annotations
+
+import functools
+import glob
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+from absl import flags
+from ml_collections import config_flags
+
+from conftest import REPO_ROOT
+from video_flax import config_validation
+from video_flax import evaluate
+from video_flax import models
+from video_flax import optim
+from video_flax import sharding
+from video_flax import train
+from video_flax.data import clip_sampling
+from video_flax.data import real_video
+from video_flax.data import synthetic
+from video_flax.data import video_source
+
+# Configs of other programs than video_flax.main, tested with them.
+NOT_TRAINER_CONFIGS = ("configs/transfer_study.py",)
+CONFIG_FILES = sorted(
+    path for path in (os.path.relpath(p, REPO_ROOT) for p in glob.glob(
+        os.path.join(REPO_ROOT, "configs", "*.py")))
+    if path not in NOT_TRAINER_CONFIGS)
+BATCH = 2
+
+
+def load(path: str, preset: str | None = None) -> ml_collections.ConfigDict:
+  """The locked config `--config=path[:preset]` gives (as in main.py)."""
+  flag_values = flags.FlagValues()
+  holder = config_flags.DEFINE_config_file("config", flag_values=flag_values,
+                                           lock_config=True)
+  flag_values(["main", f"--config={os.path.join(REPO_ROOT, path)}"
+               + ("" if preset is None else f":{preset}")])
+  return holder.value
+
+
+@functools.cache
+def preset_names(path: str) -> tuple[str, ...]:
+  """The presets that an unknown preset's ValueError lists (the flag error
+  ends with the ValueError's traceback line)."""
+  try:
+    load(path, "no_such_preset")
+  except flags.IllegalFlagValueError as e:
+    message = str(e).strip().splitlines()[-1]
+    assert message.startswith("ValueError: ") and "'no_such_preset'" in message
+    assert "known: " in message, message
+    return tuple(message.rsplit("known: ", 1)[1].split(", "))
+  raise AssertionError(f"{path}:no_such_preset loaded without an error")
+
+
+ALL_PRESETS = [(path, preset) for path in CONFIG_FILES
+               for preset in preset_names(path)]
+IDS = [f"{os.path.basename(p)}:{s}" for p, s in ALL_PRESETS]
+
+
+def dataset_keys(dataset: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """Input batch keys the dataset emits (synthetic: RGB only)."""
+  if dataset.name == "synthetic":
+    return ("video",)
+  return video_source.STREAMS[dataset.streams]
+
+
+def clip_shapes(dataset: ml_collections.ConfigDict
+                ) -> dict[str, tuple[int, ...]]:
+  """Per-example shapes of the input keys in a training batch."""
+  size = dataset.crop_size
+  if dataset.name != "synthetic" and dataset.clip_sampling:
+    spec = clip_sampling.get_preset(dataset.clip_sampling).train
+    frames, flow_frames = spec.num_frames, spec.num_frames * spec.flow_per_frame
+  else:
+    frames = flow_frames = dataset.num_frames
+  shapes = {"video": (frames, size, size, 3),
+            "flow": (flow_frames, size, size, 2)}
+  return {k: shapes[k] for k in dataset_keys(dataset)}
+
+
+REAL_CLASSES = {"kinetics": 400, "ucf101": 101, "hmdb51": 51}
+
+
+def num_classes(config: ml_collections.ConfigDict) -> int:
+  if config.dataset.name == "synthetic":
+    return len(synthetic.get_variant(config.dataset.variant).classes)
+  return REAL_CLASSES[config.dataset.name]
+
+
+def input_keys(model) -> tuple[str, ...]:
+  return getattr(model, "input_keys", ("video",))
+
+
+def zero_batch(config: ml_collections.ConfigDict, batch: int = BATCH
+               ) -> dict[str, jax.Array]:
+  arrays = {k: jnp.zeros((batch, *s), jnp.float32)
+            for k, s in clip_shapes(config.dataset).items()}
+  arrays["label"] = jnp.arange(batch, dtype=jnp.int32) % num_classes(config)
+  return arrays
+
+
+def is_tiny(config: ml_collections.ConfigDict) -> bool:
+  return config.dataset.name == "synthetic" or config.model.name.endswith(
+      "_tiny")
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES)
+def test_default_preset_is_tiny_on_synthetic_data(path):
+  default = load(path)
+  assert default.to_dict() == load(path, "tiny").to_dict()
+  assert default.dataset.name == "synthetic"
+  assert len(set(preset_names(path))) == len(preset_names(path))
+
+
+def test_every_registered_model_has_a_preset():
+  named = {load(path, preset).model.name for path, preset in ALL_PRESETS}
+  assert named <= set(models.MODELS)
+  assert not set(models.MODELS) - named, sorted(set(models.MODELS) - named)
+
+
+def test_unknown_preset_lists_the_known_ones():
+  with pytest.raises(flags.IllegalFlagValueError,
+                     match="ValueError: Unknown quo_vadis preset 'c3d'; "
+                     "known: tiny, .*c3d_bn"):
+    load("configs/quo_vadis.py", "c3d")
+
+
+@pytest.mark.parametrize("path,preset", ALL_PRESETS, ids=IDS)
+def test_preset_is_valid_and_fits_its_data(path, preset):
+  config = load(path, preset)
+  config_validation.validate(config)
+  model = train.build_model(config, num_classes(config))
+  dataset = config.dataset
+  # What the model reads is exactly what the dataset is asked to emit.
+  assert set(input_keys(model)) == set(dataset_keys(dataset)), (
+      input_keys(model), dataset.name, dataset.streams)
+  if dataset.name == "synthetic":
+    variant = synthetic.get_variant(dataset.variant)
+    assert (dataset.num_frames - 1) * dataset.frame_stride < variant.num_frames
+    assert dataset.crop_size <= variant.frame_size
+    return
+  real_video.clip_options(dataset)  # raises on unusable sampling fields
+  if dataset.clip_sampling:
+    spec = clip_sampling.get_preset(dataset.clip_sampling).train
+    assert (dataset.num_frames, dataset.frame_stride) == (
+        spec.num_frames, spec.stride)
+  if not is_tiny(config):
+    assert dataset.name == "kinetics" and dataset.clip_sampling
+
+
+PAPER_PRESETS = [(p, s) for p, s in ALL_PRESETS if not is_tiny(load(p, s))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path,preset", PAPER_PRESETS,
+                         ids=[f"{os.path.basename(p)}:{s}"
+                              for p, s in PAPER_PRESETS])
+def test_paper_preset_model_runs_on_its_clip(path, preset):
+  """Traced (not compiled) at batch 1: inference logits [1, classes]."""
+  config = load(path, preset)
+  model = train.build_model(config, num_classes(config))
+  x = evaluate.model_inputs(model, {
+      k: jax.ShapeDtypeStruct((1, *s), jnp.float32)
+      for k, s in clip_shapes(config.dataset).items()})
+  variables = jax.eval_shape(
+      functools.partial(model.init, train=False), jax.random.key(0), x)
+  logits = jax.eval_shape(
+      functools.partial(model.apply, train=False), variables, x)
+  assert logits.shape == (1, num_classes(config))
+
+
+def _distinct_tiny_presets() -> dict[str, tuple[str, str]]:
+  """One (path, preset) per distinct tiny config, so aliases (`tiny` and
+  the preset it equals) are compiled once."""
+  distinct = {}
+  for path, preset in ALL_PRESETS:
+    config = load(path, preset)
+    if is_tiny(config):
+      distinct.setdefault(repr(config.to_dict()), (path, preset))
+  return {f"{os.path.basename(p)}:{s}": (p, s) for p, s in distinct.values()}
+
+
+TINY = _distinct_tiny_presets()
+
+
+def _train_parts(id_: str):
+  """(config, model, optimizer, train step, mesh, zero batch) of a preset."""
+  config = load(*TINY[id_])
+  k = num_classes(config)
+  model = train.build_model(config, k)
+  tx = optim.make_stage_optimizer(config, optim.make_schedule(config.train))
+  step = functools.partial(train.train_step, model=model, tx=tx,
+                           num_classes=k,
+                           label_smoothing=config.train.label_smoothing)
+  return config, model, tx, step, sharding.make_mesh(config.mesh), \
+      zero_batch(config)
+
+
+@pytest.mark.parametrize("id_", list(TINY))
+def test_tiny_preset_builds_its_train_state(id_):
+  """create_train_state on the preset's clip, traced (nothing compiled), and
+  inference logits [B, classes] from that state."""
+  config, model, tx, _, mesh, batch = _train_parts(id_)
+  state = jax.eval_shape(lambda: train.create_train_state(
+      model, tx, jax.random.key(0), batch, mesh))
+  logits = jax.eval_shape(
+      functools.partial(model.apply, train=False),
+      evaluate.variables_of(state), evaluate.model_inputs(model, batch))
+  assert logits.shape == (BATCH, num_classes(config))
+
+
+# Initialising and compiling a training step takes 15-60 s of CPU per tiny
+# model on XLA:CPU (the number of layers counts, not their width), so every
+# such step is in the slow suite.
+@pytest.mark.slow
+@pytest.mark.parametrize("id_", list(TINY))
+def test_tiny_preset_takes_a_jitted_train_step(id_):
+  """On a zero clip every batch norm outputs its offset (0 at init), so the
+  logits are the head's zero bias and the loss is exactly log(classes)."""
+  config, model, tx, step, mesh, batch = _train_parts(id_)
+  state = train.create_train_state(model, tx, jax.random.key(0), batch, mesh)
+  new_state, metrics = jax.jit(step)(state, batch, jax.random.key(1))
+  np.testing.assert_allclose(float(metrics["loss"]),
+                             math.log(num_classes(config)), rtol=1e-6)
+  assert int(new_state.step) == 1
+  assert all(np.isfinite(x).all()
+             for x in jax.tree.leaves(jax.device_get(new_state.params)))
