@@ -6,7 +6,7 @@ Presets:
   miniature (default): ir_csn_tiny and i3d_rgb_tiny pretrained on the
     synthetic `pretrain` set (32 motion classes, Kinetics' role), then
     scratch / fixed / finetune on `target_a` (UCF-101's role) and `target_b`
-    (HMDB-51's role); about an hour on 2 CPU cores (docs/transfer_study.md).
+    (HMDB-51's role); about 35-50 minutes on 2 CPU cores (docs/transfer_study.md).
   smoke: the `tiny` synthetic variant in every role, 2 steps per run (tests).
   kinetics_ucf_hmdb: I3D (RGB) and ir-CSN-152 pretrained on Kinetics-400,
     transferred to UCF-101 and HMDB-51 split 1 with paper-like settings. Set
@@ -80,13 +80,13 @@ def _miniature() -> ml_collections.ConfigDict:
   config.datasets = ml_collections.ConfigDict({
       key: _dataset("synthetic", variant=key)
       for key in ("pretrain", "target_a", "target_b")})
-  # Step counts from measured step times (docs/transfer_study.md): ~50 min.
+  # Step counts from measured step times (docs/transfer_study.md): ~35 min.
   config.schedules = ml_collections.ConfigDict({
-      "pretrain": _schedule(4000, 0.2, 100),
-      "scratch": _schedule(600, 0.2, 50),
-      "fixed": _schedule(600, 0.2, 50),
+      "pretrain": _schedule(3000, 0.2, 100),
+      "scratch": _schedule(500, 0.2, 50),
+      "fixed": _schedule(500, 0.2, 50),
       # A lower rate keeps the pretrained features (the paper's Full-FT).
-      "finetune": _schedule(600, 0.05, 50)})
+      "finetune": _schedule(500, 0.05, 50)})
   return config
 
 
