@@ -11,7 +11,9 @@ single-threaded per call, and through the grain pipeline with each
 --workers count. As a reference it also times decoding the same clips
 straight from the video files with PyAV (seek + decode). Besides wall-clock
 clips/s it prints the CPU time per clip of the single-threaded paths, which
-does not depend on how busy a shared machine is.
+does not depend on how busy a shared machine is. Last, the training-step
+clips/s of the matching model (--models) on the same machine, and the ratio
+of what the pipeline delivers to what the model consumes.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from video_flax.data import prepare
 from video_flax.data import real_video
 from video_flax.data import video_decode
 from video_flax.data import video_encode
+from video_flax.tools import benchmark as model_benchmark
 
 _VIDEOS = flags.DEFINE_integer("videos", 8, "videos to generate")
 _SECONDS = flags.DEFINE_float("seconds", 10.0, "length of each video")
@@ -39,6 +42,12 @@ _WORKERS = flags.DEFINE_list("workers", ["0", "2"],
                              "grain worker counts to time (0 = in-process)")
 _BATCH = flags.DEFINE_integer("batch", 8, "pipeline batch size")
 _MIN_SECONDS = flags.DEFINE_float("min_seconds", 5.0, "time per measurement")
+_MODELS = flags.DEFINE_list(
+    "models", ["csn_32x2=ir_csn_152", "i3d=i3d_rgb"],
+    "clips=model pairs: the model's training clips/s on this machine is "
+    "printed beside the pipeline's, with their ratio; empty to skip")
+_MODEL_BATCH = flags.DEFINE_integer("model_batch", 2,
+                                    "batch of the model training-step timing")
 
 CLIP_SETTINGS = {
     "csn_32x2": {"clip_sampling": "csn_32x2", "scale_jitter": (256, 320)},
@@ -127,7 +136,9 @@ def main(argv) -> None:
   rng = np.random.default_rng(0)
   print(f"{'clips':9s} {'path':42s} {'clips/s':>8s} {'CPU ms/clip':>12s}")
   report = lambda preset, label, r: print(
-      f"{preset:9s} {label:42s} {r[0]:8.1f} {r[1]:12.1f}")
+      f"{preset:9s} {label:42s} {r[0]:8.1f} {r[1]:12.1f}", flush=True)
+  models = dict(pair.split("=") for pair in _MODELS.value)
+  pipeline_rates = {}
   for preset in CLIP_SETTINGS:
     cfg = dataset_config(out, preset, 0)
     source = real_video.source(cfg, "train")
@@ -161,6 +172,17 @@ def main(argv) -> None:
                f"grain pipeline, in-process, {pipeline.READ_THREADS} threads")
       r = rate(lambda: len(next(batches)["label"]), _MIN_SECONDS.value)
       report(preset, label, (r[0], float("nan")) if workers else r)
+      pipeline_rates[preset] = max(pipeline_rates.get(preset, 0.0), r[0])
+  for preset, name in models.items():
+    cfg = dataset_config(out, preset, 0)
+    shape = real_video.train_example(cfg, real_video.source(cfg, "train")[0],
+                                     np.random.default_rng(0))["video"].shape[:3]
+    result = model_benchmark.benchmark(name, shape, _MODEL_BATCH.value,
+                                       iters=1)
+    consumed = result["train_clips_per_s"]
+    print(f"{preset:9s} {name + ' training step, ' + 'x'.join(map(str, shape)):42s}"
+          f" {consumed:8.2f}   -> pipeline / model = "
+          f"{pipeline_rates[preset] / consumed:.1f}x", flush=True)
 
 
 if __name__ == "__main__":
