@@ -23,6 +23,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from conftest import REPO_ROOT
+from video_flax import base_config
 from video_flax import config_validation
 from video_flax import evaluate
 from video_flax import models
@@ -240,3 +241,19 @@ def test_tiny_preset_takes_a_jitted_train_step(id_):
   assert int(new_state.step) == 1
   assert all(np.isfinite(x).all()
              for x in jax.tree.leaves(jax.device_get(new_state.params)))
+
+
+def test_model_inputs_must_match_the_dataset_streams():
+  """A flow model on the RGB-only synthetic set, or an RGB model reading a
+  flow-only stream, is rejected before any compute, naming both sides."""
+  config = base_config.get_base_config()
+  config.model.name = "i3d_flow_tiny"
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"i3d_flow_tiny.*\('flow',\).*synthetic"):
+    config_validation.validate(config)
+  config.model.name = "ir_csn_tiny"
+  config_validation.validate(config)  # RGB on synthetic: fine
+  config.dataset.name, config.dataset.streams = "ucf101", "flow"
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"ir_csn_tiny.*streams='flow'"):
+    config_validation.validate(config)

@@ -12,6 +12,7 @@ from video_flax import models
 from video_flax import optim
 from video_flax import transfer
 from video_flax.data import DATASETS
+from video_flax.data import video_source
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -34,6 +35,29 @@ def _check_model(config: ml_collections.ConfigDict) -> list[str]:
   except TypeError as e:
     problems.append(f"model fields {sorted(kwargs)} do not fit {name!r}: {e}")
   return problems
+
+
+def _check_inputs(config: ml_collections.ConfigDict) -> list[str]:
+  """The model's input keys must be what its dataset emits: the synthetic
+  set gives RGB only; real datasets give what `dataset.streams` names."""
+  name, dataset = config.model.name, config.dataset
+  if name not in models.MODELS or dataset.name not in DATASETS:
+    return []  # already reported
+  ctor = models.MODELS[name]
+  wanted = getattr(getattr(ctor, "func", ctor), "input_keys", ("video",))
+  if dataset.name == "synthetic":
+    emitted = ("video",)
+  elif dataset.get("streams") in video_source.STREAMS:
+    emitted = video_source.STREAMS[dataset.streams]
+  else:
+    return []  # the dataset's own checks name a bad `streams`
+  if set(wanted) != set(emitted):
+    source = ("the synthetic set gives RGB ('video') only" if
+              dataset.name == "synthetic" else
+              f"dataset.streams={dataset.streams!r} gives {emitted}")
+    return [f"model {name!r} reads {wanted} but {source}; choose a model "
+            f"or streams that match"]
+  return []
 
 
 def _check_train(train: ml_collections.ConfigDict, devices: int) -> list[str]:
@@ -82,7 +106,7 @@ def _check_transfer(transfer_cfg: ml_collections.ConfigDict) -> list[str]:
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming every config value that cannot work."""
-  problems = _check_model(config)
+  problems = _check_model(config) + _check_inputs(config)
   if config.dataset.name not in DATASETS:
     problems.append(f"dataset.name={config.dataset.name!r}; known: "
                     f"{', '.join(sorted(DATASETS))}")
