@@ -33,7 +33,7 @@ from video_flax import train
 from video_flax.data import clip_sampling
 from video_flax.data import real_video
 from video_flax.data import synthetic
-from video_flax.data import video_source
+from video_flax.data import DATASETS
 
 # Configs of other programs than video_flax.main, tested with them.
 NOT_TRAINER_CONFIGS = ("configs/transfer_study.py",)
@@ -75,9 +75,7 @@ IDS = [f"{os.path.basename(p)}:{s}" for p, s in ALL_PRESETS]
 
 def dataset_keys(dataset: ml_collections.ConfigDict) -> tuple[str, ...]:
   """Input batch keys the dataset emits (synthetic: RGB only)."""
-  if dataset.name == "synthetic":
-    return ("video",)
-  return video_source.STREAMS[dataset.streams]
+  return DATASETS[dataset.name].input_keys(dataset)
 
 
 def clip_shapes(dataset: ml_collections.ConfigDict

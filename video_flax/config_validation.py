@@ -12,7 +12,6 @@ from video_flax import models
 from video_flax import optim
 from video_flax import transfer
 from video_flax.data import DATASETS
-from video_flax.data import video_source
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -38,19 +37,15 @@ def _check_model(config: ml_collections.ConfigDict) -> list[str]:
 
 
 def _check_inputs(config: ml_collections.ConfigDict) -> list[str]:
-  """The model's input keys must be what its dataset emits: the synthetic
-  set gives RGB only; real datasets give what `dataset.streams` names."""
+  """The model's input keys must be what its dataset emits."""
   name, dataset = config.model.name, config.dataset
   if name not in models.MODELS or dataset.name not in DATASETS:
     return []  # already reported
+  emitted = DATASETS[dataset.name].input_keys(dataset)
+  if not emitted:
+    return []  # the dataset's own checks name a bad `streams`
   ctor = models.MODELS[name]
   wanted = getattr(getattr(ctor, "func", ctor), "input_keys", ("video",))
-  if dataset.name == "synthetic":
-    emitted = ("video",)
-  elif dataset.get("streams") in video_source.STREAMS:
-    emitted = video_source.STREAMS[dataset.streams]
-  else:
-    return []  # the dataset's own checks name a bad `streams`
   if set(wanted) != set(emitted):
     source = ("the synthetic set gives RGB ('video') only" if
               dataset.name == "synthetic" else

@@ -35,6 +35,10 @@ class VideoDataset(Protocol):
   a model names in `input_keys` (e.g. 'flow'); equal shapes across records.
   """
 
+  def input_keys(self, cfg: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """The model-input keys every example carries ('video', 'flow', ...);
+    known from cfg alone, without reading data."""
+
   def info(self, cfg: ml_collections.ConfigDict) -> DatasetInfo:
     """Class names and the sizes of cfg.train_split and cfg.eval_split."""
 

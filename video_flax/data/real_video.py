@@ -56,6 +56,12 @@ def _load(directory: str, name: str) -> video_source.PreparedDataset:
   return dataset
 
 
+def input_keys(cfg: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The keys `dataset.streams` names (() for an unknown value, which
+  clip_options reports)."""
+  return video_source.STREAMS.get(cfg.streams, ())
+
+
 def load(cfg: ml_collections.ConfigDict) -> video_source.PreparedDataset:
   """The prepared dataset named by cfg, checked against what cfg needs."""
   dataset = _load(prepared_dir(cfg), cfg.name)
@@ -76,7 +82,7 @@ def clip_options(cfg: ml_collections.ConfigDict) -> video_source.ClipOptions:
   if missing:
     raise ValueError(f"config.dataset lacks {', '.join(missing)}, needed for "
                      f"real video datasets (see docs/real_data.md)")
-  flow = "flow" in video_source.STREAMS.get(cfg.streams, ())
+  flow = "flow" in input_keys(cfg)
   if cfg.fold < 1:
     raise ValueError(f"dataset.fold={cfg.fold} must be >= 1")
   if cfg.clip_sampling:

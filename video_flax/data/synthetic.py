@@ -1,8 +1,8 @@
 """Procedural video clips whose class is defined only by motion.
 
 Each clip shows one bright, striped shape of a random hue over a darker
-textured background that drifts in a random direction. Appearance (shape, size, colours, textures, background,
-background motion) and the start state (position, orientation, phase) are
+textured background that drifts in a random direction. Appearance (shape,
+size, colours, textures, background, background motion) and the start state (position, orientation, phase) are
 drawn independently of the label; the label only chooses how the shape moves
 (`Motion`: direction, speed, spin, orbit, oscillation, zigzag).
 

@@ -146,6 +146,12 @@ def _check_clip_fits(cfg: ml_collections.ConfigDict,
                      f"synthetic/{variant.name}")
 
 
+def input_keys(cfg: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """RGB only: the synthetic set stores no optical flow."""
+  del cfg
+  return ("video",)
+
+
 def source(cfg: ml_collections.ConfigDict, split: str) -> Any:
   """Random-access records of `split` ('train', 'test', or a TFDS slice such
   as 'train[:90%]'): dicts with 'video' uint8 [T, S, S, 3] and 'label'."""
