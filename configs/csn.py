@@ -34,13 +34,7 @@ def get_config(preset: str = "tiny") -> ml_collections.ConfigDict:
     config.dataset.clip_sampling = "csn_32x2"
     config.dataset.scale_jitter = (256, 320)
     config.dataset.eval_split = "val"
-    config.train.batch_size = 64
-    config.train.num_steps = 100_000
-    config.train.learning_rate = 0.4
-    config.train.warmup_steps = 5_000
-    config.train.checkpoint_every_steps = 2_000
-    config.eval.batch_size = 64
-    config.eval.precise_bn_batches = 200
+    base_config.set_csn_kinetics_schedule(config)
   else:
     raise ValueError(f"Unknown csn preset {preset!r}; known: tiny, "
                      f"ir_csn_tiny, ip_csn_tiny, {', '.join(_PAPER_MODELS)}")

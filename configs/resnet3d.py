@@ -21,7 +21,7 @@ Presets:
     8x224x224 or 32x224x224, CSN layout (r3d_26..152, gc_r3d_*, p3d_*,
       s3d_sep_*, resnext3d_*, r2plus1d_50.., r3d_18_csn and the ir/ip-CSNs of
       depth 18-34 the paper ablates): 8 or 32 frames 2 apart at 30 fps.
-    Both train with configs/csn.py's recipe (SGD, batch 64, warmup + cosine).
+    Both train with csn.py's recipe (base_config.set_csn_kinetics_schedule).
   ir/ip-CSN 50-152 and the tiny CSNs are configs/csn.py's presets.
 """
 from __future__ import annotations
@@ -69,13 +69,7 @@ def _kinetics(config: ml_collections.ConfigDict, name: str) -> None:
     # torchvision's weights expect its Kinetics mean / std.
     config.dataset.eval_num_clips = 10
     config.dataset.normalization = "kinetics"
-  config.train.batch_size = 64
-  config.train.num_steps = 100_000
-  config.train.learning_rate = 0.4
-  config.train.warmup_steps = 5_000
-  config.train.checkpoint_every_steps = 2_000
-  config.eval.batch_size = 64
-  config.eval.precise_bn_batches = 200
+  base_config.set_csn_kinetics_schedule(config)
 
 
 def get_config(preset: str = "tiny") -> ml_collections.ConfigDict:

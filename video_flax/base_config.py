@@ -80,3 +80,16 @@ def get_base_config() -> ml_collections.ConfigDict:
   config.mesh.data = -1
   config.mesh.model = 1
   return config
+
+
+def set_csn_kinetics_schedule(config: ml_collections.ConfigDict) -> None:
+  """The CSN paper's Kinetics training schedule, shared by the 3D-ResNet
+  family's presets: batch 64, 100k steps of SGD at peak lr 0.4 after 5k
+  warmup steps; precise BN over 200 batches."""
+  config.train.batch_size = 64
+  config.train.num_steps = 100_000
+  config.train.learning_rate = 0.4
+  config.train.warmup_steps = 5_000
+  config.train.checkpoint_every_steps = 2_000
+  config.eval.batch_size = 64
+  config.eval.precise_bn_batches = 200
