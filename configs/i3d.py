@@ -7,10 +7,11 @@ Presets:
   tiny (default) = i3d_rgb_tiny; s3d_tiny, s3d_g_tiny, inception_v1_2d_tiny
     (the per-frame 2D network I3D inflates: the motion-blind control): the
     small variants on the built-in synthetic set (8x32x32).
-  i3d_flow_tiny, two_stream_i3d_tiny: the small flow models. The synthetic
-    set has no optical flow, so they read UCF-101 split 1 prepared with
-    --flow (docs/real_data.md) at 8x32x32, and stop at start with the
-    missing folder named when it is not there.
+  i3d_flow_tiny, two_stream_i3d_tiny: the small flow models on the
+    synthetic set's exact flow (dataset.streams 'flow' / 'rgb+flow'), one
+    flow frame per RGB frame. On prepared UCF-101 instead:
+    --config.dataset.name=ucf101 --config.dataset.scale_jitter='(32, 40)'
+    --config.dataset.eval_crop=center (docs/real_data.md).
   i3d_rgb, i3d_flow, two_stream_i3d, s3d, s3d_g: Kinetics-400 with the Quo
     Vadis sampling (clip_sampling 'i3d'): 64 consecutive frames at 25 fps
     (+ 64 flow frames) at a random start, short side 256, random 224 crops
@@ -40,15 +41,6 @@ _PAPER = {"i3d_rgb": ("rgb", 0.5, 115_000),
           "s3d": ("rgb", 0.2, 115_000),
           "s3d_g": ("rgb", 0.2, 115_000)}
 PRESETS = ("tiny", *_SYNTHETIC_TINY, *_FLOW_TINY, *_PAPER, "inception_v1_2d")
-
-
-def _ucf101_tiny(config: ml_collections.ConfigDict, streams: str) -> None:
-  config.dataset.name = "ucf101"
-  config.dataset.streams = streams
-  # 8 frames with one flow frame each ('' = no paper preset); the eval crop
-  # is the whole short side, so train crops cover most of it too.
-  config.dataset.scale_jitter = (32, 40)
-  config.dataset.eval_crop = "center"
 
 
 def _kinetics(config: ml_collections.ConfigDict, sampling: str) -> None:
@@ -93,7 +85,7 @@ def get_config(preset: str = "tiny") -> ml_collections.ConfigDict:
     config.model.name = "i3d_rgb_tiny" if preset == "tiny" else preset
   elif preset in _FLOW_TINY:
     config.model.name = preset
-    _ucf101_tiny(config, _FLOW_TINY[preset])
+    config.dataset.streams = _FLOW_TINY[preset]
   elif preset in _PAPER:
     _paper(config, preset)
   elif preset == "inception_v1_2d":

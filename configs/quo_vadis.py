@@ -8,10 +8,9 @@ Presets:
   tiny (default) = c3d_bn_tiny; convnet_lstm_tiny: the small variants on the
     built-in synthetic set (8x32x32).
   two_stream_late_fusion_tiny, two_stream_3d_fused_tiny: the small flow
-    models. The synthetic set has no optical flow, so they read UCF-101
-    split 1 prepared with --flow (docs/real_data.md): 8 RGB frames at 32x32
-    with one flow frame each (2 snippets of the tiny models' 4 flow frames),
-    and stop at start with the missing folder named when it is not there.
+    models on the synthetic set's exact flow (dataset.streams 'rgb+flow'):
+    8 RGB frames at 32x32 with one flow frame each (2 snippets of the tiny
+    models' 4 flow frames). On prepared UCF-101 instead, as in configs/i3d.py.
   Kinetics-400, each with its paper clip sampling (clip_sampling.PRESETS):
     convnet_lstm            25 frames, 1 of every 5 at 25 fps; test 50
     two_stream_late_fusion  1 RGB frame + 10 flow frames; test 25 snippets
@@ -47,14 +46,6 @@ _PAPER = {
 PRESETS = ("tiny", *_SYNTHETIC_TINY, *_FLOW_TINY, *_PAPER)
 
 
-def _ucf101_tiny(config: ml_collections.ConfigDict) -> None:
-  config.dataset.name = "ucf101"
-  config.dataset.streams = "rgb+flow"
-  # The eval crop is the whole short side, so train crops cover most of it.
-  config.dataset.scale_jitter = (32, 40)
-  config.dataset.eval_crop = "center"
-
-
 def _paper(config: ml_collections.ConfigDict, name: str) -> None:
   sampling, frames, stride, crop, streams, batch, lr = _PAPER[name]
   config.model.name = name
@@ -86,7 +77,7 @@ def get_config(preset: str = "tiny") -> ml_collections.ConfigDict:
     config.model.name = "c3d_bn_tiny" if preset == "tiny" else preset
   elif preset in _FLOW_TINY:
     config.model.name = preset
-    _ucf101_tiny(config)
+    config.dataset.streams = "rgb+flow"
   elif preset in _PAPER:
     _paper(config, preset)
   else:

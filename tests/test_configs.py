@@ -242,14 +242,22 @@ def test_tiny_preset_takes_a_jitted_train_step(id_):
 
 
 def test_model_inputs_must_match_the_dataset_streams():
-  """A flow model on the RGB-only synthetic set, or an RGB model reading a
-  flow-only stream, is rejected before any compute, naming both sides."""
+  """A flow model reading RGB, an RGB model reading a flow-only stream, or
+  an unknown stream is rejected before any compute, naming both sides and
+  the fix."""
   config = base_config.get_base_config()
   config.model.name = "i3d_flow_tiny"
   with pytest.raises(config_validation.ConfigError,
-                     match=r"i3d_flow_tiny.*\('flow',\).*synthetic"):
+                     match=r"i3d_flow_tiny.*\('flow',\).*streams='rgb'.*"
+                           r"set dataset.streams='flow'"):
     config_validation.validate(config)
-  config.model.name = "ir_csn_tiny"
+  config.dataset.streams = "flow"
+  config_validation.validate(config)  # synthetic flow: fine
+  config.dataset.streams = "optical"
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"streams='optical'; known: rgb, flow, rgb\+flow"):
+    config_validation.validate(config)
+  config.model.name, config.dataset.streams = "ir_csn_tiny", "rgb"
   config_validation.validate(config)  # RGB on synthetic: fine
   config.dataset.name, config.dataset.streams = "ucf101", "flow"
   with pytest.raises(config_validation.ConfigError,

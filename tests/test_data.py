@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
 import ml_collections
@@ -129,6 +130,97 @@ def test_trajectories_match_class_names():
   assert (np.sign(steps[:, 1:, 1]) != np.sign(steps[:, :-1, 1])).any(axis=1).all()
 
 
+def _warp_error(video: np.ndarray, flow: np.ndarray, region: str,
+                true_flow: np.ndarray) -> float:
+  """Mean |frame t+1 sampled at p + flow(p) - frame t at p| over the shape's
+  interior ('shape') or the background far from it ('background'), both
+  found from `true_flow`: the brightness-constancy residual, from rendered
+  pixels and OpenCV alone."""
+  cv2 = pytest.importorskip("cv2")
+  size = video.shape[-2]
+  gx, gy = np.meshgrid(np.arange(size, dtype=np.float32),
+                       np.arange(size, dtype=np.float32))
+  kernel = np.ones((5, 5), np.uint8)
+  errors = []
+  for clip, clip_flow, clip_true in zip(video, flow, true_flow):
+    for t in range(len(clip) - 1):
+      f, true = clip_flow[t].astype(np.float32), clip_true[t]
+      # Most pixels are background, and all of those move with its drift.
+      drift = np.median(true.reshape(-1, 2), axis=0)
+      moving_with_background = np.abs(true - drift).sum(-1) < 1e-5
+      mask = (moving_with_background if region == "background"
+              else ~moving_with_background).astype(np.uint8)
+      mask = cv2.erode(mask, kernel) > 0
+      if not mask.any():
+        continue
+      warped = cv2.remap(clip[t + 1].astype(np.float32), gx + f[..., 0],
+                         gy + f[..., 1], cv2.INTER_CUBIC,
+                         borderMode=cv2.BORDER_WRAP)
+      errors.append(np.abs(warped - clip[t]).mean(-1)[mask].mean())
+  return float(np.mean(errors))
+
+
+def _rotate(flow: np.ndarray, angle: float) -> np.ndarray:
+  c, s = np.cos(angle), np.sin(angle)
+  return np.stack([c * flow[..., 0] - s * flow[..., 1],
+                   s * flow[..., 0] + c * flow[..., 1]], -1)
+
+
+# Region -> (most of zero flow's error, most of a slightly wrong flow's) the
+# true flow may leave. The faint background's residual is mostly uint8
+# rounding, so its margins are smaller.
+@pytest.mark.parametrize("region,zero,wrong", [("shape", 0.25, 0.5),
+                                               ("background", 0.5, 0.9)])
+def test_stored_flow_is_the_motion_of_the_pixels(region, zero, wrong):
+  """Warping frame t+1 back by the generator's flow reproduces frame t far
+  better than no flow, and better than the flow scaled or turned by a little:
+  the flow's size, direction and sense (spins included) are right."""
+  chunk = next(synthetic.generate_chunks(synthetic.get_variant("default"),
+                                         "test"))
+  video, flow = chunk["video"][:24], chunk["flow"][:24]
+  assert flow.shape == (*video.shape[:-1], 2) and flow.dtype == np.float32
+  error = functools.partial(_warp_error, video, region=region, true_flow=flow)
+  true = error(flow)
+  assert true < zero * error(0 * flow)
+  for bad in (0.8 * flow, 1.25 * flow, _rotate(flow, 0.25),
+              _rotate(flow, -0.25)):
+    assert true < wrong * error(bad)
+
+
+def test_flow_of_spins_and_translations():
+  """Spins: zero flow at the centre, growing with the distance to it, turning
+  the right way; translations: the velocity over the whole shape."""
+  n, size = 8, TINY.frame_size
+  appearance = _appearance(n, seed=3)
+  by_name = {m.name: i for i, m in enumerate(TINY.classes)}
+  appearance["bg_velocity"][:] = 0
+  centres, _ = synthetic.trajectories(np.zeros(n, int), appearance,
+                                      TINY.classes, TINY.num_frames, size)
+  for sense, sign in (("cw", 1), ("ccw", -1)):
+    flow = synthetic.render_flow(np.full(n, by_name[f"spin_{sense}"]),
+                                 appearance, TINY.classes, TINY.num_frames,
+                                 size)
+    for i in range(n):
+      cx, cy = centres[i, 0]
+      x, y = int(cx), int(cy)  # the pixel holding the centre
+      f = flow[i, 0]
+      assert np.hypot(*f[y, x]) < 0.6
+      # A point right of the centre moves down when turning clockwise.
+      assert sign * f[y, (x + 3) % size, 1] > 0.5
+      assert sign * f[(y + 3) % size, x, 0] < -0.5
+  right = synthetic.render_flow(np.full(n, by_name["right"]), appearance,
+                                TINY.classes, TINY.num_frames, size)
+  # Inside: the shape's velocity (speed x the clip's pace); at its edge a
+  # blend with the still background; y is 0 everywhere.
+  velocity = TINY.classes[by_name["right"]].velocity[0] * appearance["pace"]
+  np.testing.assert_allclose(right[..., 0].max(axis=(1, 2, 3)), velocity,
+                             rtol=1e-5)
+  assert right[..., 0].min() >= 0
+  full = np.isclose(right[..., 0], velocity[:, None, None, None], rtol=1e-5)
+  assert (full.mean(axis=(1, 2, 3)) > 0.04).all()
+  np.testing.assert_allclose(right[..., 1], 0, atol=1e-6)
+
+
 def _frame_features(frames: np.ndarray) -> np.ndarray:
   """Per-frame statistics [N, F]: colour moments, a coarse layout, edges."""
   x = frames.astype(np.float32) / 255
@@ -209,9 +301,14 @@ def test_stored_records_match_the_generator():
   cfg = tiny_config()
   source = pipeline.get_dataset("synthetic").source(cfg, "test")
   videos, labels = synthetic.generate_split(TINY, "test")
+  flows = np.concatenate([c["flow"] for c in synthetic.generate_chunks(
+      TINY, "test")])
   for i in range(len(source)):
     assert source[i]["video"].tobytes() == videos[i].tobytes(), i
     assert source[i]["label"] == labels[i]
+    # Flow in pixels / 20, rounded to uint8 steps of 1 / 127.5.
+    stored = source[i]["flow"].astype(np.float32) / 127.5 - 1
+    np.testing.assert_allclose(stored * 20, flows[i], atol=20 / 255 + 1e-5)
 
 
 def test_dataset_info():
@@ -236,6 +333,42 @@ def test_train_batches_shapes_and_determinism():
   assert_batches_equal(first, again)
   other = next(pipeline.make_train_iterator(cfg, global_batch_size=8, seed=4))
   assert not np.array_equal(other["video"], batch["video"])
+
+
+def _window_of(stored: list[np.ndarray], clip: np.ndarray, stride: int
+               ) -> list[tuple[int, int, int, int]]:
+  """(record, first frame, top, left) of every window of `stored` uint8
+  clips equal to the normalised `clip` [T, S, S, C]."""
+  raw = np.rint((clip + 1) * 127.5).astype(np.uint8)
+  frames, size = clip.shape[0], clip.shape[1]
+  span = (frames - 1) * stride + 1
+  return [(i, t, y, x) for i, s in enumerate(stored)
+          for t in range(s.shape[0] - span + 1)
+          for y in range(s.shape[1] - size + 1)
+          for x in range(s.shape[2] - size + 1)
+          if np.array_equal(s[t:t + span:stride, y:y + size, x:x + size], raw)]
+
+
+@pytest.mark.parametrize("streams", ["flow", "rgb+flow"])
+def test_flow_batches_are_cut_like_the_video(streams):
+  """Train batches carry 'flow' [b, T, S, S, 2], a window and crop of the
+  stored flow: the same as the video's (found by search in the records)."""
+  cfg = tiny_config(streams=streams, frame_stride=2, num_frames=3,
+                    crop_size=24)
+  source = pipeline.get_dataset("synthetic").source(cfg, "train")
+  records = [source[i] for i in range(len(source))]
+  batch = next(pipeline.make_train_iterator(cfg, global_batch_size=4, seed=0))
+  assert set(batch) == {*synthetic_tfds.input_keys(cfg), "label"}
+  assert batch["flow"].shape == (4, 3, 24, 24, 2)
+  assert batch["flow"].dtype == np.float32
+  if streams == "rgb+flow":
+    for j, flow in enumerate(batch["flow"]):
+      found = _window_of([r["flow"] for r in records], flow, stride=2)
+      assert found, "flow is not a window of a stored clip"
+      assert set(found) & set(_window_of([r["video"] for r in records],
+                                         batch["video"][j], stride=2))
+  evals = next(pipeline.make_eval_iterator(cfg, global_batch_size=4))
+  assert evals["flow"].shape == (4, 3, 24, 24, 2)
 
 
 def _record_ids(videos: np.ndarray, stored: np.ndarray) -> list[int]:
@@ -403,10 +536,40 @@ def test_transforms():
   np.testing.assert_array_equal(transforms.frame_indices(6, 2, 2, None), [1, 3])
   np.testing.assert_array_equal(transforms.crop(video, 3, None),
                                 video[:, 1:4, 2:5])
-  flips = {transforms.random_flip(video, np.random.default_rng(s))[0, 0, 0, 0]
-           for s in range(20)}
-  assert flips == {video[0, 0, 0, 0], video[0, 0, -1, 0]}
   np.testing.assert_allclose(transforms.normalize(np.array([0, 255], np.uint8)),
                              [-1, 1])
   with pytest.raises(ValueError, match="spans 7 frames"):
     transforms.frame_indices(6, 4, 2, None)
+
+
+def test_video_and_flow_get_the_same_window_and_flip():
+  """train_clips cuts video and flow alike; a flip mirrors both and negates
+  the flow's x (a rightward motion becomes a leftward one)."""
+  rng = np.random.default_rng(0)
+  video = rng.integers(0, 256, (6, 9, 11, 3), dtype=np.uint8)
+  # The flow of each pixel encodes its (t, y, x) position, to find the window.
+  t, y, x = np.meshgrid(np.arange(6), np.arange(9), np.arange(11),
+                        indexing="ij")
+  flow = np.stack([x * 20 + t, y * 20 + t], -1).astype(np.uint8)
+  video[..., 0] = flow[..., 0]  # the same marks in the video's red channel
+  flips = set()
+  for seed in range(30):
+    out = transforms.train_clips({"video": video, "flow": flow}, num_frames=2,
+                                 stride=2, crop_size=5, flip=True,
+                                 rng=np.random.default_rng(seed))
+    assert out["video"].shape == (2, 5, 5, 3) and out["flow"].shape == (
+        2, 5, 5, 2)
+    red = out["video"][..., 0]
+    flipped = bool(red[0, 0, 0] > red[0, 0, -1])
+    flips.add(flipped)
+    if flipped:  # decoded x is negated: -(x / 127.5 - 1)
+      np.testing.assert_allclose(out["flow"][..., 0], -red, atol=1e-6)
+    else:
+      np.testing.assert_allclose(out["flow"][..., 0], red, atol=1e-6)
+    # y is never negated and rows come from the same window.
+    assert np.all(np.diff(out["flow"][..., 1], axis=1) > 0)
+  assert flips == {True, False}
+  with pytest.raises(ValueError, match="differ in"):
+    transforms.train_clips({"video": video, "flow": flow[:, :8]},
+                           num_frames=2, stride=1, crop_size=5, flip=False,
+                           rng=np.random.default_rng(0))

@@ -12,6 +12,7 @@ from video_flax import models
 from video_flax import optim
 from video_flax import transfer
 from video_flax.data import DATASETS
+from video_flax.data.dataset_api import STREAMS
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -43,15 +44,16 @@ def _check_inputs(config: ml_collections.ConfigDict) -> list[str]:
     return []  # already reported
   emitted = DATASETS[dataset.name].input_keys(dataset)
   if not emitted:
-    return []  # the dataset's own checks name a bad `streams`
+    return [f"dataset.streams={dataset.streams!r}; known: "
+            f"{', '.join(STREAMS)}"]
   ctor = models.MODELS[name]
   wanted = getattr(getattr(ctor, "func", ctor), "input_keys", ("video",))
   if set(wanted) != set(emitted):
-    source = ("the synthetic set gives RGB ('video') only" if
-              dataset.name == "synthetic" else
-              f"dataset.streams={dataset.streams!r} gives {emitted}")
-    return [f"model {name!r} reads {wanted} but {source}; choose a model "
-            f"or streams that match"]
+    fix = "".join(f"set dataset.streams={k!r} or " for k, v in STREAMS.items()
+                  if set(v) == set(wanted))
+    return [f"model {name!r} reads {wanted} but dataset.streams="
+            f"{dataset.streams!r} gives {emitted}; {fix}choose a model that "
+            f"reads {emitted}"]
   return []
 
 

@@ -17,6 +17,10 @@ import ml_collections
 import numpy as np
 
 
+# `config.dataset.streams` -> the input keys a dataset emits.
+STREAMS = {"rgb": ("video",), "flow": ("flow",), "rgb+flow": ("video", "flow")}
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
   """Sizes and class names of the splits named by a dataset config."""

@@ -7,10 +7,16 @@ grayscale JPEG ([H, 2W]), the usual way flow is kept on disk.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 FLOW_BOUND = 20.0  # pixels per frame; I3D clips flow to [-20, 20]
+
+
+def _cv2():
+  """OpenCV, imported on first use: the numpy helpers here (used by the
+  synthetic set) should not need it."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  return cv2
 
 
 def tvl1_flow(frames: np.ndarray, threads: int = 1) -> np.ndarray:
@@ -25,6 +31,7 @@ def tvl1_flow(frames: np.ndarray, threads: int = 1) -> np.ndarray:
     x > 0 means motion to the right, y > 0 motion down. A single-frame video
     has zero flow.
   """
+  cv2 = _cv2()
   if frames.ndim != 4 or frames.shape[-1] != 3:
     raise ValueError(f"expected RGB frames [T, H, W, 3], got {frames.shape}")
   cv2.setNumThreads(threads)
@@ -39,9 +46,15 @@ def tvl1_flow(frames: np.ndarray, threads: int = 1) -> np.ndarray:
   return np.clip(flow, -FLOW_BOUND, FLOW_BOUND) / FLOW_BOUND
 
 
+def flow_to_uint8(flow: np.ndarray) -> np.ndarray:
+  """float [...] in [-1, 1] -> uint8 round((f + 1) * 127.5); back with
+  x / 127.5 - 1 (transforms.normalize), 20 / 127.5 = 0.16 px per step."""
+  return np.round((np.clip(flow, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
 def quantize_flow(flow: np.ndarray) -> np.ndarray:
   """float [..., H, W, 2] in [-1, 1] -> uint8 [..., H, 2W] (x left, y right)."""
-  q = np.round((np.clip(flow, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+  q = flow_to_uint8(flow)
   return np.concatenate([q[..., 0], q[..., 1]], axis=-1)
 
 
@@ -54,6 +67,7 @@ def dequantize_flow(packed: np.ndarray) -> np.ndarray:
 
 def encode_flow_jpeg(flow: np.ndarray, quality: int = 95) -> bytes:
   """One flow frame float32 [H, W, 2] in [-1, 1] -> grayscale JPEG bytes."""
+  cv2 = _cv2()
   ok, buf = cv2.imencode(".jpg", quantize_flow(flow),
                          [cv2.IMWRITE_JPEG_QUALITY, quality])
   if not ok:
@@ -64,6 +78,7 @@ def encode_flow_jpeg(flow: np.ndarray, quality: int = 95) -> bytes:
 
 def decode_flow_jpeg(data: bytes) -> np.ndarray:
   """Grayscale JPEG bytes -> float32 [H, W, 2] in [-1, 1]."""
+  cv2 = _cv2()
   packed = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
   if packed is None:
     raise ValueError("corrupt flow JPEG in a prepared record")

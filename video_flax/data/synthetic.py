@@ -2,9 +2,10 @@
 
 Each clip shows one bright, striped shape of a random hue over a darker
 textured background that drifts in a random direction. Appearance (shape,
-size, colours, textures, background, background motion) and the start state (position, orientation, phase) are
-drawn independently of the label; the label only chooses how the shape moves
-(`Motion`: direction, speed, spin, orbit, oscillation, zigzag).
+size, colours, textures, background, background motion) and the start
+state (position, orientation, phase) are drawn independently of the label;
+the label only chooses how the shape moves (`Motion`: direction, speed,
+spin, orbit, oscillation, zigzag).
 
 Why a single frame carries no label information: the scene is a torus (the
 shape and the background wrap around the frame edges), the start position
@@ -12,6 +13,9 @@ and orientation are uniform, so the position and orientation at any frame
 are uniform whatever the motion; everything else is drawn without looking at
 the label. Frame 0 is even bit-identical across classes for the same seed
 (trajectories are measured from the start point), which the tests check.
+
+The generator also knows each clip's exact optical flow (`render_flow`):
+the shape's step and turn inside it, the background's drift outside.
 
 `generate_split` is deterministic in (variant seed, split): clips are made in
 fixed-size chunks, each from its own seeded generator.
@@ -282,27 +286,42 @@ def _signed_distance(shape: int, u: np.ndarray, v: np.ndarray,
   return np.minimum(_box(u, v, r, 0.4 * r), _box(u, v, 0.4 * r, r))
 
 
-def _render_shape(app: dict[str, np.ndarray], centres: np.ndarray,
-                  angles: np.ndarray, size: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
-  """Coverage alpha [N, T, S, S] and colour [N, T, S, S, 3] of each shape."""
-  f32 = lambda x: np.asarray(x, np.float32)  # noqa: E731
+def _torus_offsets(centres: np.ndarray, size: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+  """Offsets of every pixel centre to each shape centre on the torus:
+  dx [N, T, 1, S], dy [N, T, S, 1], in [-size / 2, size / 2)."""
   grid = np.arange(size, dtype=np.float32) + 0.5
-  # Offsets to the centre on the torus: dx [N, T, 1, S], dy [N, T, S, 1].
-  dx = np.mod(grid - f32(centres[..., 0, None, None]) + size / 2, size) - size / 2
-  dy = np.mod(grid[:, None] - f32(centres[..., 1, None, None]) + size / 2,
-              size) - size / 2
-  cos, sin = f32(np.cos(angles)[..., None, None]), f32(np.sin(angles)[..., None, None])
-  # (u, v): the offsets in the shape's own (rotated) frame.
-  u = cos * dx + sin * dy
-  v = cos * dy - sin * dx
-  radius = f32(app["radius"] * size)[:, None, None, None]
+  cx = np.asarray(centres[..., 0, None, None], np.float32)
+  cy = np.asarray(centres[..., 1, None, None], np.float32)
+  dx = np.mod(grid - cx + size / 2, size) - size / 2
+  dy = np.mod(grid[:, None] - cy + size / 2, size) - size / 2
+  return dx, dy
+
+
+def _coverage(app: dict[str, np.ndarray], u: np.ndarray, v: np.ndarray,
+              size: int) -> np.ndarray:
+  """Anti-aliased coverage alpha [N, T, S, S] of each shape, from the
+  offsets (u, v) in the shape's own (rotated) frame."""
+  radius = np.asarray(app["radius"] * size, np.float32)[:, None, None, None]
   distance = np.empty_like(u)
   for shape in range(len(SHAPES)):
     idx = np.flatnonzero(app["shape"] == shape)
     if idx.size:
       distance[idx] = _signed_distance(shape, u[idx], v[idx], radius[idx])
-  alpha = np.clip(0.5 - distance, 0.0, 1.0)
+  return np.clip(0.5 - distance, 0.0, 1.0)
+
+
+def _render_shape(app: dict[str, np.ndarray], centres: np.ndarray,
+                  angles: np.ndarray, size: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+  """Coverage alpha [N, T, S, S] and colour [N, T, S, S, 3] of each shape."""
+  f32 = lambda x: np.asarray(x, np.float32)  # noqa: E731
+  dx, dy = _torus_offsets(centres, size)
+  cos, sin = f32(np.cos(angles)[..., None, None]), f32(np.sin(angles)[..., None, None])
+  # (u, v): the offsets in the shape's own (rotated) frame.
+  u = cos * dx + sin * dy
+  v = cos * dy - sin * dx
+  alpha = _coverage(app, u, v, size)
   # Two gratings fixed to the shape; their phase a*u + b*v + c splits into an
   # x part and a y part, so sin/cos run on [N, T, S] rows, not full frames.
   pattern = np.zeros_like(u)
@@ -362,6 +381,38 @@ def render(labels: np.ndarray, appearance: dict[str, np.ndarray],
   return np.rint(frames, out=frames).astype(np.uint8)
 
 
+def render_flow(labels: np.ndarray, appearance: dict[str, np.ndarray],
+                classes: Sequence[Motion], num_frames: int, size: int
+                ) -> np.ndarray:
+  """The exact optical flow of `render`'s clips, float32 [N, T, S, S, 2].
+
+  Flow frame t is the displacement (x, y) in pixels of the content at each
+  pixel of frame t between frames t and t + 1 (so a clip and its flow share
+  indices, as in optical_flow.py; the last frame's is the motion on to frame
+  T, which the generator knows). Inside a shape: its centre's step plus the
+  turn about the centre, step + (R(turn) - I) d with d the pixel's offset to
+  the centre; outside: the background's drift. Edge pixels blend the two by
+  coverage, as the colours are blended.
+  """
+  centres, angles = trajectories(labels, appearance, classes, num_frames + 1,
+                                 size)
+  # Unwrapped steps: centres wrap around the torus.
+  step = np.mod(np.diff(centres, axis=1) + size / 2, size) - size / 2
+  turn = np.diff(angles, axis=1)[..., None, None]
+  centres, angles = centres[:, :-1], angles[:, :-1]
+  dx, dy = _torus_offsets(centres, size)
+  cos, sin = np.cos(angles)[..., None, None], np.sin(angles)[..., None, None]
+  alpha = _coverage(appearance, cos * dx + sin * dy, cos * dy - sin * dx,
+                    size)
+  c, s = np.cos(turn) - 1, np.sin(turn)
+  shape_x = step[..., 0, None, None] + c * dx - s * dy
+  shape_y = step[..., 1, None, None] + s * dx + c * dy
+  background = appearance["bg_velocity"][:, None, None, None, :]
+  shape = np.stack([shape_x, shape_y], -1)
+  return (background + alpha[..., None] * (shape - background)).astype(
+      np.float32)
+
+
 def _split_labels(variant: Variant, split: str) -> np.ndarray:
   """Balanced labels of a split in a seeded random order."""
   per_class = variant.num_clips(split) // len(variant.classes)
@@ -371,21 +422,24 @@ def _split_labels(variant: Variant, split: str) -> np.ndarray:
 
 
 def generate_chunks(variant: Variant, split: str
-                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-  """Yields (video uint8 [n, T, S, S, 3], label int32 [n]) chunks of a split,
-  CHUNK_SIZE clips each (the last may be shorter), deterministic."""
+                    ) -> Iterator[dict[str, np.ndarray]]:
+  """Yields chunks of a split, CHUNK_SIZE clips each (the last may be
+  shorter), deterministic: {'video': uint8 [n, T, S, S, 3], 'flow': float32
+  [n, T, S, S, 2] (pixels per frame, see render_flow), 'label': int32 [n]}."""
   labels = _split_labels(variant, split)
   for chunk, start in enumerate(range(0, labels.size, CHUNK_SIZE)):
     chunk_labels = labels[start:start + CHUNK_SIZE]
     rng = np.random.default_rng([variant.seed, SPLITS.index(split), 0, chunk])
     appearance = _draw_appearance(rng, chunk_labels.size, variant.frame_size)
-    yield (render(chunk_labels, appearance, variant.classes,
-                  variant.num_frames, variant.frame_size), chunk_labels)
+    args = (chunk_labels, appearance, variant.classes, variant.num_frames,
+            variant.frame_size)
+    yield {"video": render(*args), "flow": render_flow(*args),
+           "label": chunk_labels}
 
 
 def generate_split(variant: Variant, split: str
                    ) -> tuple[np.ndarray, np.ndarray]:
   """All clips of a split: video uint8 [N, T, S, S, 3], label int32 [N]."""
   chunks = list(generate_chunks(variant, split))
-  return (np.concatenate([v for v, _ in chunks]),
-          np.concatenate([l for _, l in chunks]))
+  return (np.concatenate([c["video"] for c in chunks]),
+          np.concatenate([c["label"] for c in chunks]))

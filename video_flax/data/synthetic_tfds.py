@@ -4,7 +4,11 @@ Registry entry 'synthetic' (see dataset_api.VideoDataset). Each variant of
 synthetic.py is a builder config; a split is generated and written once, on
 first use, to `<data_dir>/video_flax_synthetic/<variant>/<version>/` and read
 back without TensorFlow (`as_data_source`). Records: 'video' uint8
-[T, S, S, 3] (raw bytes), 'label' a ClassLabel with the motion names.
+[T, S, S, 3] (raw bytes), 'flow' uint8 [T, S, S, 2] (the generator's exact
+flow, stored as prepared real flow is: pixels / 20 in [-1, 1], quantised
+by optical_flow.flow_to_uint8), 'label' a ClassLabel with the motion names.
+`config.dataset.streams` (rgb | flow | rgb+flow) picks the batch keys
+('video' / 'flow'), as for real data.
 
 data_dir: `config.dataset.data_dir`, or when '' $VIDEO_FLAX_DATA_DIR, or
 ~/.cache/video_flax/tensorflow_datasets. Concurrent first uses are safe: a
@@ -26,6 +30,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from video_flax.data import dataset_api
+from video_flax.data import optical_flow
 from video_flax.data import synthetic
 from video_flax.data import transforms
 
@@ -38,10 +43,11 @@ class VideoFlaxSynthetic(tfds.core.GeneratorBasedBuilder):
   """Clips whose class is defined only by motion (see synthetic.py)."""
 
   # Bump when synthetic.py's output changes, so stale caches are not read.
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {"1.0.0": "First release.",
                    "1.1.0": "Bright shapes on darker backgrounds, faster "
-                            "spins: learnable by a tiny 3D net in minutes."}
+                            "spins: learnable by a tiny 3D net in minutes.",
+                   "1.2.0": "The exact optical flow of every clip ('flow')."}
   BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=v.name,
                                              description=v.description)
                      for v in synthetic.VARIANTS.values()]
@@ -63,6 +69,9 @@ class VideoFlaxSynthetic(tfds.core.GeneratorBasedBuilder):
             "video": tfds.features.Tensor(
                 shape=(v.num_frames, v.frame_size, v.frame_size, 3),
                 dtype=np.uint8, encoding="bytes"),
+            "flow": tfds.features.Tensor(
+                shape=(v.num_frames, v.frame_size, v.frame_size, 2),
+                dtype=np.uint8, encoding="bytes"),
             "label": tfds.features.ClassLabel(names=v.class_names),
         }),
         supervised_keys=("video", "label"),
@@ -75,9 +84,11 @@ class VideoFlaxSynthetic(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, split: str) -> Iterator[tuple[int, dict[str, Any]]]:
     index = 0
-    for videos, labels in synthetic.generate_chunks(self.variant, split):
-      for video, label in zip(videos, labels):
-        yield index, {"video": video, "label": int(label)}
+    for chunk in synthetic.generate_chunks(self.variant, split):
+      flows = optical_flow.flow_to_uint8(chunk["flow"]
+                                         / optical_flow.FLOW_BOUND)
+      for video, flow, label in zip(chunk["video"], flows, chunk["label"]):
+        yield index, {"video": video, "flow": flow, "label": int(label)}
         index += 1
 
 
@@ -147,15 +158,21 @@ def _check_clip_fits(cfg: ml_collections.ConfigDict,
 
 
 def input_keys(cfg: ml_collections.ConfigDict) -> tuple[str, ...]:
-  """RGB only: the synthetic set stores no optical flow."""
-  del cfg
-  return ("video",)
+  """The keys `dataset.streams` names (() for an unknown value)."""
+  return dataset_api.STREAMS.get(cfg.streams, ())
+
+
+def _check_streams(cfg: ml_collections.ConfigDict) -> None:
+  if cfg.streams not in dataset_api.STREAMS:
+    raise ValueError(f"dataset.streams={cfg.streams!r}; known: "
+                     f"{', '.join(dataset_api.STREAMS)}")
 
 
 def source(cfg: ml_collections.ConfigDict, split: str) -> Any:
   """Random-access records of `split` ('train', 'test', or a TFDS slice such
   as 'train[:90%]'): dicts with 'video' uint8 [T, S, S, 3] and 'label'."""
   _check_clip_fits(cfg, synthetic.get_variant(cfg.variant))
+  _check_streams(cfg)
   builder = load_builder(cfg.data_dir, cfg.variant)
   try:
     return builder.as_data_source(split)
@@ -172,19 +189,25 @@ def info(cfg: ml_collections.ConfigDict) -> dataset_api.DatasetInfo:
       num_eval=len(source(cfg, cfg.eval_split)), class_names=names)
 
 
+def _keep(cfg: ml_collections.ConfigDict, record: dict[str, Any]
+          ) -> dict[str, np.ndarray]:
+  return {k: record[k] for k in input_keys(cfg)}
+
+
 def train_example(cfg: ml_collections.ConfigDict, record: dict[str, Any],
                   rng: np.random.Generator) -> dict[str, np.ndarray]:
-  """Random temporal window and crop; no flip (left/right are classes)."""
-  video = transforms.train_clip(
-      record["video"], num_frames=cfg.num_frames, stride=cfg.frame_stride,
+  """Random temporal window and crop (the same for video and flow); no flip
+  (left/right are classes)."""
+  example = transforms.train_clips(
+      _keep(cfg, record), num_frames=cfg.num_frames, stride=cfg.frame_stride,
       crop_size=cfg.crop_size, flip=False, rng=rng)
-  return {"video": video, "label": np.int32(record["label"])}
+  return {**example, "label": np.int32(record["label"])}
 
 
 def eval_example(cfg: ml_collections.ConfigDict, record: dict[str, Any]
                  ) -> dict[str, np.ndarray]:
   """Centred temporal window and centre crop."""
-  video = transforms.eval_clip(
-      record["video"], num_frames=cfg.num_frames, stride=cfg.frame_stride,
+  example = transforms.eval_clips(
+      _keep(cfg, record), num_frames=cfg.num_frames, stride=cfg.frame_stride,
       crop_size=cfg.crop_size)
-  return {"video": video, "label": np.int32(record["label"])}
+  return {**example, "label": np.int32(record["label"])}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from video_flax.data import optical_flow
+
 
 def frame_indices(num_stored: int, num_frames: int, stride: int,
                   rng: np.random.Generator | None) -> np.ndarray:
@@ -22,11 +24,20 @@ def frame_indices(num_stored: int, num_frames: int, stride: int,
   return start + stride * np.arange(num_frames)
 
 
-def crop(video: np.ndarray, size: int, rng: np.random.Generator | None
-         ) -> np.ndarray:
-  """A size x size window of video [T, H, W, C]: random with `rng`, centred
-  without."""
-  _, height, width, _ = video.shape
+def normalize(video: np.ndarray) -> np.ndarray:
+  """uint8 [..., C] in [0, 255] -> float32 in [-1, 1] (x / 127.5 - 1).
+
+  Also decodes flow stored by optical_flow.flow_to_uint8."""
+  return video.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
+
+
+def _crop_all(clips: dict[str, np.ndarray], size: int,
+              rng: np.random.Generator | None) -> dict[str, np.ndarray]:
+  """One window (random with `rng`) applied to every array of `clips`."""
+  shapes = {k: v.shape[:3] for k, v in clips.items()}
+  if len(set(shapes.values())) != 1:
+    raise ValueError(f"clips to crop together differ in [T, H, W]: {shapes}")
+  _, height, width = next(iter(shapes.values()))
   if size > height or size > width:
     raise ValueError(f"crop_size={size} is larger than the {height}x{width} "
                      f"frames")
@@ -35,34 +46,57 @@ def crop(video: np.ndarray, size: int, rng: np.random.Generator | None
     left = rng.integers(0, width - size + 1)
   else:
     top, left = (height - size) // 2, (width - size) // 2
-  return video[:, top:top + size, left:left + size]
+  return {k: v[:, top:top + size, left:left + size] for k, v in clips.items()}
 
 
-def random_flip(video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-  """Mirrors video [T, H, W, C] left-right with probability 1/2. Only for
-  datasets whose labels survive mirroring (not left/right motion classes)."""
-  return video[:, :, ::-1] if rng.random() < 0.5 else video
+def crop(video: np.ndarray, size: int, rng: np.random.Generator | None
+         ) -> np.ndarray:
+  """A size x size window of video [T, H, W, C]: random with `rng`, centred
+  without."""
+  return _crop_all({"video": video}, size, rng)["video"]
 
 
-def normalize(video: np.ndarray) -> np.ndarray:
-  """uint8 [..., C] in [0, 255] -> float32 in [-1, 1] (x / 127.5 - 1)."""
-  return video.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
+def train_clips(clips: dict[str, np.ndarray], *, num_frames: int,
+                stride: int, crop_size: int, flip: bool,
+                rng: np.random.Generator) -> dict[str, np.ndarray]:
+  """Random temporal window, random crop, optional random flip, normalised,
+  the same for every array: {'video': uint8 [T0, H0, W0, 3], 'flow': uint8
+  [T0, H0, W0, 2] (optional, frame t's flow)} -> float32 [num_frames,
+  crop_size, crop_size, C] each. A flip negates the flow's x."""
+  num_stored = {v.shape[0] for v in clips.values()}
+  if len(num_stored) != 1:
+    raise ValueError(f"clips differ in length: "
+                     f"{ {k: v.shape[0] for k, v in clips.items()} }")
+  indices = frame_indices(num_stored.pop(), num_frames, stride, rng)
+  out = _crop_all({k: v[indices] for k, v in clips.items()}, crop_size, rng)
+  out = {k: normalize(v) for k, v in out.items()}
+  if flip and rng.random() < 0.5:
+    out = {k: (optical_flow.flip_flow_horizontally(v) if k == "flow"
+               else v[:, :, ::-1]) for k, v in out.items()}
+  return out
+
+
+def eval_clips(clips: dict[str, np.ndarray], *, num_frames: int,
+               stride: int, crop_size: int) -> dict[str, np.ndarray]:
+  """Centred temporal window and centre crop, normalised (see train_clips)."""
+  out = {}
+  for k, v in clips.items():
+    v = v[frame_indices(v.shape[0], num_frames, stride, None)]
+    out[k] = normalize(crop(v, crop_size, None))
+  return out
 
 
 def train_clip(video: np.ndarray, *, num_frames: int, stride: int,
                crop_size: int, flip: bool, rng: np.random.Generator
                ) -> np.ndarray:
-  """Random temporal window, random crop, optional random flip, normalised:
-  uint8 [T0, H0, W0, C] -> float32 [num_frames, crop_size, crop_size, C]."""
-  video = video[frame_indices(video.shape[0], num_frames, stride, rng)]
-  video = crop(video, crop_size, rng)
-  if flip:
-    video = random_flip(video, rng)
-  return normalize(video)
+  """train_clips of one uint8 video [T0, H0, W0, C] -> float32
+  [num_frames, crop_size, crop_size, C]."""
+  return train_clips({"video": video}, num_frames=num_frames, stride=stride,
+                     crop_size=crop_size, flip=flip, rng=rng)["video"]
 
 
 def eval_clip(video: np.ndarray, *, num_frames: int, stride: int,
               crop_size: int) -> np.ndarray:
-  """Centred temporal window and centre crop, normalised (see train_clip)."""
-  video = video[frame_indices(video.shape[0], num_frames, stride, None)]
-  return normalize(crop(video, crop_size, None))
+  """eval_clips of one uint8 video (centred window and crop)."""
+  return eval_clips({"video": video}, num_frames=num_frames, stride=stride,
+                    crop_size=crop_size)["video"]

@@ -22,10 +22,11 @@ import numpy as np
 
 from video_flax.data import clip_crops
 from video_flax.data import clip_sampling
+from video_flax.data import dataset_api
 from video_flax.data import optical_flow
 from video_flax.data import video_records
 
-STREAMS = {"rgb": ("video",), "flow": ("flow",), "rgb+flow": ("video", "flow")}
+STREAMS = dataset_api.STREAMS
 
 
 class PreparedDataset:
