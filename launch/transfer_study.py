@@ -17,7 +17,6 @@ import time
 
 from absl import app
 from absl import flags
-from absl import logging
 import jax
 import ml_collections
 from ml_collections import config_flags
@@ -25,6 +24,7 @@ from ml_collections import config_flags
 from launch import study_plan
 from launch import study_report
 from video_flax import config_validation
+from video_flax import metrics_logging
 from video_flax import train
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -82,9 +82,7 @@ def run_study(study: ml_collections.ConfigDict, out: str, command: str = ""
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  if not flags.FLAGS["verbosity"].present:
-    # As video_flax.main: orbax's per-save INFO lines would bury progress.
-    logging.set_verbosity(logging.WARNING)
+  metrics_logging.quiet_absl_logging()
   cache = _COMPILATION_CACHE.value
   if cache is None:
     cache = os.path.join(_OUT.value, "jax_cache")

@@ -74,7 +74,7 @@ IDS = [f"{os.path.basename(p)}:{s}" for p, s in ALL_PRESETS]
 
 
 def dataset_keys(dataset: ml_collections.ConfigDict) -> tuple[str, ...]:
-  """Input batch keys the dataset emits (synthetic: RGB only)."""
+  """Input batch keys the dataset emits (`dataset.streams`)."""
   return DATASETS[dataset.name].input_keys(dataset)
 
 

@@ -9,7 +9,6 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -32,10 +31,8 @@ _PROCESS_ID = flags.DEFINE_integer(
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  if not flags.FLAGS["verbosity"].present:
-    # Progress goes to stdout; orbax's per-save INFO lines would bury it.
-    # `--verbosity=0` brings them back.
-    logging.set_verbosity(logging.WARNING)
+  from video_flax import metrics_logging  # pylint: disable=g-import-not-at-top
+  metrics_logging.quiet_absl_logging()
   import jax  # pylint: disable=g-import-not-at-top
   if _MULTIHOST.value:
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,

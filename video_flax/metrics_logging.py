@@ -5,7 +5,17 @@ import os
 import time
 from typing import Any
 
+from absl import flags
+from absl import logging
 import jax
+
+
+def quiet_absl_logging() -> None:
+  """absl logs WARNING and up unless --verbosity was given: progress goes to
+  stdout, and orbax's per-save INFO lines would bury it (`--verbosity=0`
+  brings them back)."""
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
 
 
 def eval_scalars(metrics: dict[str, Any], prefix: str = "eval") -> dict[str, float]:

@@ -170,7 +170,8 @@ def _check_streams(cfg: ml_collections.ConfigDict) -> None:
 
 def source(cfg: ml_collections.ConfigDict, split: str) -> Any:
   """Random-access records of `split` ('train', 'test', or a TFDS slice such
-  as 'train[:90%]'): dicts with 'video' uint8 [T, S, S, 3] and 'label'."""
+  as 'train[:90%]'): dicts with 'video' uint8 [T, S, S, 3], 'flow' uint8
+  [T, S, S, 2] and 'label'."""
   _check_clip_fits(cfg, synthetic.get_variant(cfg.variant))
   _check_streams(cfg)
   builder = load_builder(cfg.data_dir, cfg.variant)

@@ -84,19 +84,3 @@ def eval_clips(clips: dict[str, np.ndarray], *, num_frames: int,
     v = v[frame_indices(v.shape[0], num_frames, stride, None)]
     out[k] = normalize(crop(v, crop_size, None))
   return out
-
-
-def train_clip(video: np.ndarray, *, num_frames: int, stride: int,
-               crop_size: int, flip: bool, rng: np.random.Generator
-               ) -> np.ndarray:
-  """train_clips of one uint8 video [T0, H0, W0, C] -> float32
-  [num_frames, crop_size, crop_size, C]."""
-  return train_clips({"video": video}, num_frames=num_frames, stride=stride,
-                     crop_size=crop_size, flip=flip, rng=rng)["video"]
-
-
-def eval_clip(video: np.ndarray, *, num_frames: int, stride: int,
-              crop_size: int) -> np.ndarray:
-  """eval_clips of one uint8 video (centred window and crop)."""
-  return eval_clips({"video": video}, num_frames=num_frames, stride=stride,
-                    crop_size=crop_size)["video"]
