@@ -13,9 +13,10 @@ from __future__ import annotations
 import fnmatch
 from typing import Any, Mapping, Sequence
 
-import flax
 import jax
 import numpy as np
+
+from video_flax import variable_trees
 
 Array = jax.Array
 
@@ -34,10 +35,6 @@ def inflate_conv_kernel(kernel_2d: Array, time_size: int) -> Array:
 def _is_excluded(path: str, patterns: Sequence[str]) -> bool:
   return any(path == p or path.startswith(p.rstrip("/") + "/")
              or fnmatch.fnmatchcase(path, p) for p in patterns)
-
-
-def _flatten(tree: Mapping[str, Any]) -> dict[str, Any]:
-  return flax.traverse_util.flatten_dict(flax.core.unfreeze(tree), sep="/")
 
 
 def inflate_variables(variables_2d: Mapping[str, Any],
@@ -62,7 +59,8 @@ def inflate_variables(variables_2d: Mapping[str, Any],
     ValueError listing every missing, unexpected and mis-shaped path, with
     shapes, when the trees do not correspond.
   """
-  source, target = _flatten(variables_2d), _flatten(target_3d)
+  source = variable_trees.flatten(variables_2d)
+  target = variable_trees.flatten(target_3d)
   out, missing, misshaped = {}, [], []
   for path, leaf in target.items():
     shape = tuple(leaf.shape)
@@ -84,11 +82,7 @@ def inflate_variables(variables_2d: Mapping[str, Any],
         misshaped.append(f"{path}: 2D {value.shape} vs 3D {shape}")
   unexpected = [f"{p} {tuple(np.shape(v))}" for p, v in source.items()
                 if p not in target and not _is_excluded(p, exclude)]
-  if missing or unexpected or misshaped:
-    parts = [f"{title} ({len(items)}):\n  " + "\n  ".join(items)
-             for title, items in (("missing in the 2D tree", missing),
-                                  ("unexpected in the 2D tree", unexpected),
-                                  ("mis-shaped", misshaped)) if items]
-    raise ValueError("inflate_variables: the 2D and 3D trees do not match.\n"
-                     + "\n".join(parts))
-  return flax.traverse_util.unflatten_dict(out, sep="/")
+  variable_trees.raise_if_mismatched(
+      "inflate_variables: the 2D and 3D trees do not match.", "2D tree",
+      missing=missing, unexpected=unexpected, misshaped=misshaped)
+  return variable_trees.unflatten(out)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-import flax
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
 from video_flax import checkpointing
 from video_flax import inflation
+from video_flax import variable_trees
 
 STAGES = ("pretrain", "scratch", "fixed", "finetune")
 HEAD = "head"
@@ -30,9 +30,9 @@ def is_head(path: tuple[str, ...] | str) -> bool:
 
 def head_labels(params: Any) -> Any:
   """'head' / 'backbone' for every leaf (labels for optax.multi_transform)."""
-  flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(params))
-  labels = {k: HEAD if is_head(k) else "backbone" for k in flat}
-  return flax.traverse_util.unflatten_dict(labels)
+  flat = variable_trees.flatten(params)
+  return variable_trees.unflatten(
+      {k: HEAD if is_head(k) else "backbone" for k in flat})
 
 
 def _checkpoint_location(init_from: str) -> tuple[str, int | None]:
@@ -67,10 +67,6 @@ def load_variables(init_from: str) -> dict[str, Any]:
                                    "batch_stats": state["batch_stats"]})
 
 
-def _flat(tree: Mapping[str, Any]) -> dict[str, Any]:
-  return flax.traverse_util.flatten_dict(flax.core.unfreeze(tree), sep="/")
-
-
 def merge_variables(target: Mapping[str, Any], source: Mapping[str, Any]
                     ) -> dict[str, Any]:
   """Takes every leaf of `target` from `source`, by path.
@@ -85,7 +81,7 @@ def merge_variables(target: Mapping[str, Any], source: Mapping[str, Any]
     ValueError listing every missing, unexpected and mis-shaped non-head
     path with both shapes.
   """
-  src, tgt = _flat(source), _flat(target)
+  src, tgt = variable_trees.flatten(source), variable_trees.flatten(target)
   merged, reinit, missing, misshaped = {}, [], [], []
   for path, leaf in tgt.items():
     value = src.get(path)
@@ -101,16 +97,13 @@ def merge_variables(target: Mapping[str, Any], source: Mapping[str, Any]
                        f"{np.shape(leaf)}")
   unexpected = [f"{p} {np.shape(v)}" for p, v in src.items()
                 if p not in tgt and not is_head(p)]
-  if missing or unexpected or misshaped:
-    parts = [f"{title} ({len(items)}):\n  " + "\n  ".join(items)
-             for title, items in (("missing in the checkpoint", missing),
-                                  ("unexpected in the checkpoint", unexpected),
-                                  ("mis-shaped", misshaped)) if items]
-    raise ValueError("Cannot initialise from the checkpoint: parameters do "
-                     "not match.\n" + "\n".join(parts))
+  variable_trees.raise_if_mismatched(
+      "Cannot initialise from the checkpoint: parameters do not match.",
+      "checkpoint", missing=missing, unexpected=unexpected,
+      misshaped=misshaped)
   if reinit:
     print(f"Re-initialised the classifier: {', '.join(reinit)}", flush=True)
-  return flax.traverse_util.unflatten_dict(merged, sep="/")
+  return variable_trees.unflatten(merged)
 
 
 def initial_variables(transfer_cfg: Any, target: Mapping[str, Any]
