@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from absl import logging
 import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
@@ -55,6 +56,14 @@ class VideoFlaxSynthetic(tfds.core.GeneratorBasedBuilder):
   # package needs `importlib_resources`, which TFDS does not install on
   # Python >= 3.9. This builder downloads nothing.
   code_path = None
+
+  # load_builder prints what is generated where; TFDS's own lines ("Downloading
+  # and preparing dataset Unknown size ...") would only mislead.
+  def _log_download_bytes(self) -> None:
+    pass
+
+  def _log_download_done(self) -> None:
+    pass
 
   @property
   def variant(self) -> synthetic.Variant:
@@ -108,9 +117,31 @@ def _file_lock(path: str) -> Iterator[None]:
       fcntl.flock(f, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _quiet_tfds() -> Iterator[None]:
+  """Hides TFDS's progress bars and folder warnings unless absl logs INFO:
+  the two lines printed here say what happens, and the rest buried them."""
+  verbosity = logging.get_verbosity()
+  if verbosity >= logging.INFO:
+    yield
+    return
+  logging.set_verbosity(logging.ERROR)
+  tfds.disable_progress_bar()
+  try:
+    yield
+  finally:
+    logging.set_verbosity(verbosity)
+    tfds.enable_progress_bar()
+
+
 @functools.lru_cache(maxsize=None)
 def load_builder(data_dir: str, variant: str) -> VideoFlaxSynthetic:
   """The builder of `variant` under `data_dir`, generated first if needed."""
+  with _quiet_tfds():
+    return _load_builder(data_dir, variant)
+
+
+def _load_builder(data_dir: str, variant: str) -> VideoFlaxSynthetic:
   synthetic.get_variant(variant)  # a clear error for unknown names
   data_dir = resolve_data_dir(data_dir)
 
