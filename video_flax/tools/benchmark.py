@@ -127,14 +127,18 @@ def time_train_step(model: nn.Module, variables: Any, inputs: Any,
 
 def benchmark(name: str, shape: Sequence[int], batch_size: int,
               num_classes: int = 400, iters: int = 5, train: bool = True,
-              macs: float | None = None) -> dict[str, float]:
+              macs: float | None = None, dtype: str = "float32"
+              ) -> dict[str, float]:
   """Clips/s and GFLOP/s of `name` on random clips [B, T, H, W, C].
 
   `macs` per clip, when already known, saves tracing the model once more.
+  `dtype` is the compute dtype (`config.model.dtype`); parameters, inputs
+  and the loss stay float32.
   """
-  model = models.build_model(name, num_classes)
   if macs is None:
-    macs = flops.count_macs(model, shape, batch_size=1)
+    macs = flops.count_macs(models.build_model(name, num_classes), shape,
+                            batch_size=1)
+  model = models.build_model(name, num_classes, dtype=jnp.dtype(dtype))
   inputs = _inputs(model, shape, batch_size, jax.random.key(1))
   variables = random_variables(model, inputs)
   forward = time_forward(model, variables, inputs, iters)
@@ -164,6 +168,8 @@ def define_flags() -> None:
   flags.DEFINE_integer("iters", 5, "Timed runs (median reported).")
   flags.DEFINE_bool("train", True, "Also time a training step.")
   flags.DEFINE_bool("json", False, "Print the results as one JSON line.")
+  flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16", "float16"],
+                    "Compute dtype (as config.model.dtype).")
 
 
 def main(argv: Sequence[str]) -> None:
@@ -171,13 +177,13 @@ def main(argv: Sequence[str]) -> None:
   args = flags.FLAGS
   shape = flops.parse_shape(args.shape)
   r = benchmark(args.model, shape, args.batch_size, args.num_classes,
-                args.iters, args.train)
+                args.iters, args.train, dtype=args.dtype)
   if args.json:
     print(json.dumps(r))
     return
   clip = "x".join(str(s) for s in shape)
   print(f"{args.model}: batch {args.batch_size} of {clip}, "
-        f"{r['gmacs_per_clip']:.3f} GMACs/clip, "
+        f"{r['gmacs_per_clip']:.3f} GMACs/clip, {args.dtype}, "
         f"backend {jax.default_backend()}")
   print(f"forward:    {r['forward_clips_per_s']:9.2f} clips/s  "
         f"{r['forward_gflops_per_s']:8.1f} GFLOP/s  "
