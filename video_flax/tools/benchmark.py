@@ -65,10 +65,7 @@ def random_variables(model: nn.Module, inputs: Any, seed: int = 0) -> Any:
   Speed does not depend on the values, and XLA:CPU compiles the model's
   random initializers slowly (a second or more per parameter tensor).
   """
-  abstract = jax.eval_shape(
-      lambda x: model.init({"params": jax.random.key(0),
-                            "dropout": jax.random.key(0)}, x, train=False),
-      inputs)
+  abstract = flops.abstract_variables(model, inputs)
   rng = np.random.default_rng(seed)
 
   def fill(path, leaf):
