@@ -57,6 +57,9 @@ def get_base_config() -> ml_collections.ConfigDict:
   config.train.log_every_steps = 50
   config.train.checkpoint_every_steps = 200
   config.train.keep_checkpoints = 2
+  # Steps with a non-finite loss or gradient are skipped (parameters
+  # unchanged); this many in a row stop the run with an error.
+  config.train.max_nonfinite_in_a_row = 10
 
   config.eval = ml_collections.ConfigDict()
   config.eval.batch_size = 64

@@ -4,10 +4,17 @@ orbax's CheckpointManager writes each step to a temporary directory and
 renames it when complete, so a crash mid-save never leaves a checkpoint that
 looks finished. The grain iterator state goes beside the train state, so a
 resumed run continues on the next batch, not on the first one.
+
+Every saved step also gets a checksum manifest (checkpoint_integrity.py).
+`restore_latest` verifies it and falls back to the newest step that is
+intact, moving the unusable newer ones to `<workdir>/unusable_checkpoints/`;
+when no step is usable it raises CheckpointError and moves nothing.
 """
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from typing import Any
 
 import grain
@@ -15,7 +22,15 @@ import grain.checkpoint  # noqa: F401  (registers grain's orbax handler)
 import jax
 import orbax.checkpoint as ocp
 
+from video_flax import checkpoint_integrity
+from video_flax import errors
+
 STATE, DATA_ITER = "state", "data_iter"
+UNUSABLE_DIR = "unusable_checkpoints"
+
+
+class CheckpointError(RuntimeError):
+  """No checkpoint in the workdir can be restored."""
 
 
 def checkpoint_dir(workdir: str) -> str:
@@ -38,6 +53,12 @@ def save(manager: ocp.CheckpointManager, step: int, state: Any,
     items[DATA_ITER] = grain.checkpoint.CheckpointSave(data_iter)
   manager.save(step, args=ocp.args.Composite(**items), force=True)
   manager.wait_until_finished()
+  if jax.process_index() == 0:
+    checkpoint_integrity.write_manifest(step_dir(manager, step))
+
+
+def step_dir(manager: ocp.CheckpointManager, step: int) -> str:
+  return os.path.join(str(manager.directory), str(step))
 
 
 def restore(manager: ocp.CheckpointManager, abstract_state: Any,
@@ -58,3 +79,44 @@ def abstract_like(state: Any) -> Any:
   return jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
       state)
+
+
+def _set_aside(manager: ocp.CheckpointManager, steps: list[int]) -> None:
+  """Moves unusable step directories next to the checkpoints (kept, not
+  deleted) so that new saves of those steps can happen."""
+  aside = os.path.join(os.path.dirname(str(manager.directory)), UNUSABLE_DIR)
+  os.makedirs(aside, exist_ok=True)
+  for step in steps:
+    target = os.path.join(aside, f"{step}-{time.strftime('%Y%m%dT%H%M%S')}")
+    shutil.move(step_dir(manager, step), target)
+    print(f"Moved unusable checkpoint {step} to {target}", flush=True)
+  manager.reload()
+
+
+def restore_latest(manager: ocp.CheckpointManager, abstract_state: Any,
+                   data_iter: grain.DatasetIterator | None) -> Any | None:
+  """The newest checkpoint that verifies and restores, or None if there is
+  none at all; each unusable one is named. CheckpointError when there are
+  checkpoints but none is usable (then nothing is moved or deleted)."""
+  bad: list[tuple[int, str]] = []
+  for step in sorted(manager.all_steps(), reverse=True):
+    why = checkpoint_integrity.problem(step_dir(manager, step))
+    if why is None:
+      try:
+        state = restore(manager, abstract_state, data_iter, step)
+      except Exception as e:  # pylint: disable=broad-except
+        why = f"restoring it failed: {errors.one_line(e)}"
+      else:
+        if bad:
+          print(f"Falling back to checkpoint {step}", flush=True)
+          _set_aside(manager, [s for s, _ in bad])
+        return state
+    print(f"Checkpoint {step_dir(manager, step)} is unusable: {why}",
+          flush=True)
+    bad.append((step, why))
+  if bad:
+    raise CheckpointError(
+        f"no usable checkpoint in {manager.directory} ("
+        + "; ".join(f"step {s}: {w}" for s, w in bad) + "); nothing was "
+        "deleted: restore the files, or move that folder away to start over")
+  return None

@@ -60,7 +60,8 @@ def _check_inputs(config: ml_collections.ConfigDict) -> list[str]:
 def _check_train(train: ml_collections.ConfigDict, devices: int) -> list[str]:
   problems = []
   for key in ("batch_size", "num_steps", "log_every_steps",
-              "checkpoint_every_steps", "keep_checkpoints"):
+              "checkpoint_every_steps", "keep_checkpoints",
+              "max_nonfinite_in_a_row"):
     if train[key] < 1:
       problems.append(f"train.{key}={train[key]} must be >= 1")
   if train.batch_size % devices:

@@ -1,11 +1,14 @@
 """Entry point: `python -m video_flax.main --config=configs/csn.py --workdir=DIR`.
 
 Overrides: `--config.train.batch_size=16`; presets: `configs/csn.py:ir_csn_152`.
-Unknown keys and unusable values are rejected before any compute.
+Unknown keys and unusable values, a dataset that cannot be read and a
+workdir that cannot be written are rejected before any compute, in one line
+(`--debug` shows the traceback). One run per workdir (workdir_lock.py);
+SIGTERM/SIGINT stop after the current step with a checkpoint (preemption.py).
 """
 from __future__ import annotations
 
-import sys
+import contextlib
 
 from absl import app
 from absl import flags
@@ -26,6 +29,19 @@ _NUM_PROCESSES = flags.DEFINE_integer(
     "num_processes", None, "Number of processes (with --multihost).")
 _PROCESS_ID = flags.DEFINE_integer(
     "process_id", None, "This process's index (with --multihost).")
+_DEBUG = flags.DEFINE_bool(
+    "debug", False, "Show the traceback of an error, not only its one line.")
+
+
+def _config():
+  """The parsed config; a config file that failed to load is a UsageError."""
+  from video_flax import errors  # pylint: disable=g-import-not-at-top
+  try:
+    config = _CONFIG.value
+    config.get("model")  # a config file that failed to load raises here
+    return config
+  except OSError as e:
+    raise errors.UsageError(f"--config: {errors.one_line(e)}") from e
 
 
 def main(argv: list[str]) -> None:
@@ -38,14 +54,22 @@ def main(argv: list[str]) -> None:
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                                num_processes=_NUM_PROCESSES.value,
                                process_id=_PROCESS_ID.value)
-  from video_flax import config_validation, train  # pylint: disable=g-import-not-at-top
-  try:
-    config_validation.validate(_CONFIG.value)
-  except config_validation.ConfigError as e:
-    sys.exit(str(e))
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  # pylint: disable-next=g-import-not-at-top
+  from video_flax import (config_validation, preemption, preflight, train,
+                          workdir_lock)
+  config = _config()
+  config_validation.validate(config)
+  preflight.check_data(config)
+  preflight.check_workdir(_WORKDIR.value)
+  with contextlib.ExitStack() as stack:
+    if jax.process_index() == 0:
+      stack.enter_context(workdir_lock.hold(_WORKDIR.value))
+    stack.enter_context(preemption.handle_signals())
+    train.train_and_evaluate(config, _WORKDIR.value)
 
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["config"])
-  app.run(main)
+  from video_flax import errors  # pylint: disable=g-import-not-at-top
+  app.run(errors.guarded(main, lambda: _DEBUG.value),
+          flags_parser=errors.parse_flags)

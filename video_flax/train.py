@@ -25,8 +25,11 @@ from video_flax import config_validation
 from video_flax import evaluate as evaluate_lib
 from video_flax import metrics_logging
 from video_flax import models
+from video_flax import nonfinite
 from video_flax import optim
 from video_flax import precise_bn
+from video_flax import preemption
+from video_flax import preflight
 from video_flax import sharding as sharding_lib
 from video_flax import transfer
 from video_flax.data import pipeline
@@ -86,7 +89,9 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
   """One SGD step on a (global) batch; returns the new state and metrics.
 
   With `train_bn=False` (the `fixed` stage) the model runs in inference mode:
-  BN uses and keeps its running statistics, dropout is off.
+  BN uses and keeps its running statistics, dropout is off. A step whose loss
+  or gradients are not all finite changes nothing but the step count
+  (metrics['skipped'] = 1; see nonfinite.py).
   """
   key = jax.random.fold_in(dropout_key, state.step)
   inputs = evaluate_lib.model_inputs(model, batch)
@@ -110,10 +115,15 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   final_logits = logits[:, -1] if logits.ndim == 3 else logits
+  finite = nonfinite.all_finite((loss, grads))
   metrics = {"loss": loss,
-             "accuracy": jnp.mean(jnp.argmax(final_logits, -1) == batch["label"])}
-  new_state = state.replace(step=state.step + 1, params=params,
-                            batch_stats=batch_stats, opt_state=opt_state)
+             "accuracy": jnp.mean(jnp.argmax(final_logits, -1) == batch["label"]),
+             "skipped": 1.0 - finite.astype(jnp.float32)}
+  kept = nonfinite.keep_if_finite(
+      finite, (params, batch_stats, opt_state),
+      (state.params, state.batch_stats, state.opt_state))
+  new_state = state.replace(step=state.step + 1, params=kept[0],
+                            batch_stats=kept[1], opt_state=kept[2])
   return new_state, metrics
 
 
@@ -191,10 +201,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   rng = jax.random.key(config.seed)
   init_key, dropout_key = jax.random.split(rng)
   state = create_train_state(model, tx, init_key, example, mesh)
+  preflight.check_free_space(workdir, state, config.train.keep_checkpoints)
   manager = checkpointing.make_manager(workdir, config.train.keep_checkpoints)
-  if manager.latest_step() is not None:
-    state = checkpointing.restore(
-        manager, checkpointing.abstract_like(state), train_iter)
+  restored = checkpointing.restore_latest(
+      manager, checkpointing.abstract_like(state), train_iter)
+  if restored is not None:
+    state = restored
     print(f"Resumed from {checkpointing.checkpoint_dir(workdir)} at step "
           f"{int(state.step)}", flush=True)
   elif config.transfer.init_from:
@@ -215,11 +227,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
         f"(mesh {dict(mesh.shape)})", flush=True)
   step = int(state.step)
   pending = []
+  skips = nonfinite.SkipCounter(
+      config.train.max_nonfinite_in_a_row,
+      lambda: manager.latest_step() and checkpointing.step_dir(
+          manager, manager.latest_step()))
   while step < config.train.num_steps:
     batch = sharding_lib.global_batch(next(train_iter), mesh)
     state, metrics = step_fn(state, batch, dropout_key)
     step += 1
     pending.append(metrics)
+    skips.observe(step, metrics["skipped"])
     if step % config.train.log_every_steps == 0 or step == config.train.num_steps:
       means = {k: float(np.mean([m[k] for m in jax.device_get(pending)]))
                for k in pending[0]}
@@ -229,19 +246,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       pending = []
     if (step % config.train.checkpoint_every_steps == 0
         and step < config.train.num_steps):
+      skips.flush()
       checkpointing.save(manager, step, state, train_iter)
     if config.eval.every_steps and step % config.eval.every_steps == 0 \
         and step < config.train.num_steps:
       metrics = evaluate_state(config, state, model, mesh, info.num_classes)
       logger.log_eval(step, metrics)
       writer.write_scalars(step, metrics_logging.eval_scalars(metrics))
-    if stop_at_step is not None and step >= stop_at_step:
-      if step % config.train.checkpoint_every_steps:
+    if preemption.requested() or (stop_at_step is not None
+                                  and step >= stop_at_step):
+      skips.flush()
+      if manager.latest_step() != step:
         checkpointing.save(manager, step, state, train_iter)
       writer.close()
+      print(f"Stopped after step {step} ({preemption.requested() or 'asked'}"
+            f"); checkpoint {checkpointing.step_dir(manager, step)} saved. "
+            f"Rerun the same command to resume.", flush=True)
       return {}
 
+  skips.flush()
   state = with_precise_bn(config, state, model, mesh)
+  nonfinite.check_state(state, f"after step {step} and precise BN")
   if manager.latest_step() != step:
     checkpointing.save(manager, step, state, train_iter)
   results = evaluate_lib.evaluate(state, model, _eval_iterator(config), mesh,
@@ -250,7 +275,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   writer.write_scalars(step, metrics_logging.eval_scalars(results))
   writer.close()
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-      json.dump(results, f, indent=1)
+    path = os.path.join(workdir, "results.json")
+    with open(path + ".tmp", "w") as f:
+      json.dump(nonfinite.json_safe(results), f, indent=1, allow_nan=False)
+    os.replace(path + ".tmp", path)
   logger.log_final(results)
   return results

@@ -1,0 +1,92 @@
+"""The command lines' error boundary: one line naming the problem.
+
+Every CLI (training, prepare, the tools) ends a failure with one line on
+stderr and exit code 2 (the command or config is wrong) or 1 (something
+failed while running), never a traceback; `--debug` shows the traceback.
+"""
+from __future__ import annotations
+
+import errno
+import sys
+import traceback
+from typing import Callable, NoReturn
+
+from absl import app
+from absl import flags
+
+USAGE_EXIT = 2
+FAILURE_EXIT = 1
+
+
+class UsageError(ValueError):
+  """A command, config or input that cannot work; exit code 2."""
+
+
+def one_line(error: BaseException) -> str:
+  """The informative line of `error`: its last non-blank line (config_flags
+  and absl wrap the cause in several lines), or the type name if empty."""
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  lines = [line for line in lines if not line.startswith("Pass --help")]
+  if not lines:
+    return type(error).__name__
+  if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+    return f"no space left on device: {error.filename or lines[-1]}"
+  return lines[-1]
+
+
+def exit_code(error: BaseException) -> int:
+  from video_flax import config_validation  # pylint: disable=g-import-not-at-top
+  usage = (UsageError, config_validation.ConfigError, flags.Error,
+           app.UsageError)
+  return USAGE_EXIT if isinstance(error, usage) else FAILURE_EXIT
+
+
+def fail(error: BaseException, *, debug: bool, prefix: str = "error") -> NoReturn:
+  """Prints `error` (one line, or the traceback with `debug`) and exits."""
+  if debug:
+    traceback.print_exception(error)
+  if _is_config_error(error):  # a heading line, then one line per problem
+    head, *problems = str(error).splitlines()
+    message = f"{head} {'; '.join(p.strip() for p in problems)}"
+  else:
+    message = one_line(error)
+  usage = exit_code(error) == USAGE_EXIT
+  hint = "" if debug or usage else " (--debug shows the traceback)"
+  print(f"{prefix}: {message}{hint}", file=sys.stderr, flush=True)
+  sys.exit(exit_code(error))
+
+
+def _is_config_error(error: BaseException) -> bool:
+  from video_flax import config_validation  # pylint: disable=g-import-not-at-top
+  return isinstance(error, config_validation.ConfigError)
+
+
+def guarded(main: Callable[[list[str]], None], debug: Callable[[], bool]
+            ) -> Callable[[list[str]], None]:
+  """`main` with every exception turned into `fail` (KeyboardInterrupt: 130)."""
+
+  def wrapped(argv: list[str]) -> None:
+    try:
+      main(argv)
+    except KeyboardInterrupt:
+      print("interrupted", file=sys.stderr)
+      sys.exit(130)
+    except Exception as e:  # pylint: disable=broad-except
+      fail(e, debug=debug())
+
+  return wrapped
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with errors (including config files that fail to
+  load or unknown `--config.*` keys) as one line and exit code 2."""
+  try:
+    return flags.FLAGS(argv)
+  except (KeyError, AttributeError) as e:  # an unknown --config.a.b key
+    key = str(e.args[0] if e.args else e).strip("'\"")
+    named = [a.split("=")[0] for a in argv[1:] if f".{key}" in a.split("=")[0]]
+    fail(UsageError(f"{named[0] if named else key}: unknown config key "
+                    f"{key!r}"), debug="--debug" in argv)
+  except Exception as e:  # pylint: disable=broad-except
+    fail(e if isinstance(e, flags.Error) else UsageError(one_line(e)),
+         debug="--debug" in argv)
