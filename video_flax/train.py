@@ -89,9 +89,9 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
   """One SGD step on a (global) batch; returns the new state and metrics.
 
   With `train_bn=False` (the `fixed` stage) the model runs in inference mode:
-  BN uses and keeps its running statistics, dropout is off. A step whose loss
-  or gradients are not all finite changes nothing but the step count
-  (metrics['skipped'] = 1; see nonfinite.py).
+  BN uses and keeps its running statistics, dropout is off. A step whose
+  loss, gradients or new variables are not all finite changes nothing but
+  the step count (metrics['skipped'] = 1; see nonfinite.py).
   """
   key = jax.random.fold_in(dropout_key, state.step)
   inputs = evaluate_lib.model_inputs(model, batch)
@@ -115,7 +115,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   final_logits = logits[:, -1] if logits.ndim == 3 else logits
-  finite = nonfinite.all_finite((loss, grads))
+  finite = nonfinite.all_finite((loss, grads, params, batch_stats))
   metrics = {"loss": loss,
              "accuracy": jnp.mean(jnp.argmax(final_logits, -1) == batch["label"]),
              "skipped": 1.0 - finite.astype(jnp.float32)}

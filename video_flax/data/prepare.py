@@ -31,6 +31,7 @@ import cv2
 import tqdm
 from array_record.python import array_record_module
 
+from video_flax import errors
 from video_flax.data import hmdb51
 from video_flax.data import kinetics
 from video_flax.data import optical_flow
@@ -126,7 +127,7 @@ def _check_or_write_plan(out: str, plan: dict[str, Any]) -> None:
       old = json.load(f)
     if old != plan:
       diffs = [k for k in plan if plan[k] != old.get(k)]
-      raise ValueError(
+      raise errors.UsageError(
           f"{out} holds a preparation with different {', '.join(diffs)} "
           f"(was {[old.get(k) for k in diffs]}, now "
           f"{[plan[k] for k in diffs]}); use another --out or delete {out}")
@@ -246,6 +247,18 @@ def prepare_dataset(dataset: str, root: str, out: str,
   return info
 
 
+def check_options(args: argparse.Namespace) -> None:
+  """UsageError naming every numeric option out of its range."""
+  ranges = {"fps": (0, 1000), "short_side": (0, 8192), "min_frames": (1, None),
+            "jpeg_quality": (1, 100), "shard_size": (1, None),
+            "num_workers": (0, None)}
+  bad = [f"--{k}={getattr(args, k)} must be in [{lo}, {hi or 'inf'}]"
+         for k, (lo, hi) in ranges.items()
+         if not lo <= getattr(args, k) <= (hi or float("inf"))]
+  if bad:
+    raise errors.UsageError("; ".join(bad))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
   parser = argparse.ArgumentParser(
       prog="python -m video_flax.data.prepare", description=__doc__,
@@ -265,14 +278,20 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser.add_argument("--shard_size", type=int, default=64)
   parser.add_argument("--num_workers", type=int, default=os.cpu_count() or 1)
   parser.add_argument("--no_progress", action="store_true")
+  parser.add_argument("--debug", action="store_true",
+                      help="show the traceback of an error")
   args = parser.parse_args(argv)
-  options = PrepareOptions(
-      fps=args.fps or None, short_side=args.short_side or None, flow=args.flow,
-      min_frames=args.min_frames, jpeg_quality=args.jpeg_quality,
-      shard_size=args.shard_size)
-  info = prepare_dataset(args.dataset, args.root, args.out, options,
-                         num_workers=args.num_workers,
-                         progress=not args.no_progress)
+  try:
+    check_options(args)
+    options = PrepareOptions(
+        fps=args.fps or None, short_side=args.short_side or None,
+        flow=args.flow, min_frames=args.min_frames,
+        jpeg_quality=args.jpeg_quality, shard_size=args.shard_size)
+    info = prepare_dataset(args.dataset, args.root, args.out, options,
+                           num_workers=args.num_workers,
+                           progress=not args.no_progress)
+  except Exception as e:  # pylint: disable=broad-except
+    errors.fail(e, debug=args.debug, prefix="prepare")
   print(f"{info.num_records} videos in {len(info.shards)} shards under "
         f"{args.out}; splits {info.split_sizes}; skipped {info.skipped or 0} "
         f"(see {os.path.join(args.out, 'skipped.csv')})", file=sys.stderr)

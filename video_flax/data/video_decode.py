@@ -280,10 +280,14 @@ def _emit(out: list[np.ndarray], pending: tuple[float, av.VideoFrame],
 def _check_complete(path: str, container: av.container.InputContainer,
                     stream: av.video.stream.VideoStream, last_time: float,
                     source_fps: float) -> None:
-  """Raises 'truncated' when decoding ended well before the declared end."""
+  """Raises 'truncated' when decoding ended well before the declared end
+  (times from 0, not from the first frame: a container's declared duration
+  includes a late first frame, as in variable-frame-rate files)."""
   declared_frames = stream.frames or int(
       round(_declared_duration(container, stream) * source_fps))
-  decoded_frames = int(round(last_time * source_fps)) + 1
+  offset = max(float(stream.start_time * stream.time_base), 0.0) if (
+      stream.start_time is not None) else 0.0
+  decoded_frames = int(round((last_time + offset) * source_fps)) + 1
   if declared_frames and decoded_frames < _TRUNCATED_FRACTION * declared_frames:
     raise VideoDecodeError(
         path, "truncated",
