@@ -58,6 +58,7 @@ def test_prepare_ends_every_fuzzed_video_in_a_record_or_a_named_skip(
   assert np.isfinite(batch["video"]).all()
 
 
+@pytest.mark.slow
 def test_prepare_killed_and_rerun_gives_the_same_output(fuzz_tree, tmp_path):
   root, reference_out, _ = fuzz_tree
   reference = fi.prepared_files(reference_out)

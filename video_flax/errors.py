@@ -30,7 +30,8 @@ def one_line(error: BaseException) -> str:
   if not lines:
     return type(error).__name__
   if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-    return f"no space left on device: {error.filename or lines[-1]}"
+    return "no space left on device" + (f": {error.filename}"
+                                        if error.filename else "")
   return lines[-1]
 
 
