@@ -47,6 +47,7 @@ def start(command: list[str], log: str) -> subprocess.Popen:
   """Starts `command` in the repo root, stdout and stderr appended to `log`."""
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   env.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+  os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
   with open(log, "a") as f:
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=f,
                             stderr=subprocess.STDOUT)
