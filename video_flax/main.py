@@ -64,7 +64,10 @@ def main(argv: list[str]) -> None:
   with contextlib.ExitStack() as stack:
     if jax.process_index() == 0:
       stack.enter_context(workdir_lock.hold(_WORKDIR.value))
-    stack.enter_context(preemption.handle_signals())
+    if jax.process_count() == 1:
+      # Several processes would stop at different steps (and hang in the
+      # checkpoint's collectives): they keep the default handlers.
+      stack.enter_context(preemption.handle_signals())
     train.train_and_evaluate(config, _WORKDIR.value)
 
 
