@@ -26,6 +26,7 @@ from absl import flags
 import numpy as np
 
 from video_flax import base_config
+from video_flax import metrics_logging
 from video_flax.tools import fault_injection as fi
 from video_flax.tools import fuzz_videos
 
@@ -172,6 +173,7 @@ def _report(title: str, counts: collections.Counter) -> None:
 
 def main(argv: list[str]) -> None:
   del argv
+  metrics_logging.quiet_absl_logging()
   rng = random.Random(_SEED.value)
   scratch = _WORKDIR.value or tempfile.mkdtemp(prefix="video_flax_soak_")
   os.makedirs(scratch, exist_ok=True)
