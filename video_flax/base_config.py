@@ -19,6 +19,32 @@ from collections.abc import Mapping
 import ml_collections
 
 
+def _dataset_defaults() -> ml_collections.ConfigDict:
+  """The `dataset` fields: the synthetic set, 8 frames of 32x32."""
+  dataset = ml_collections.ConfigDict()
+  dataset.name = "synthetic"
+  dataset.variant = "default"
+  dataset.data_dir = ""  # '' -> $VIDEO_FLAX_DATA_DIR or ~/.cache/video_flax
+  dataset.num_frames = 8
+  dataset.frame_stride = 1
+  dataset.crop_size = 32
+  dataset.train_split = "train"
+  dataset.eval_split = "test"
+  dataset.worker_count = 0  # grain worker processes; 0 = in-process
+  # Real datasets (kinetics, ucf101, hmdb51): see docs/real_data.md.
+  dataset.fold = 1  # UCF-101 / HMDB-51 split 1, 2 or 3
+  # '' or csn_8x2 | csn_32x2 | i3d | c3d | lstm | two_stream | fused_3d
+  dataset.clip_sampling = ""
+  dataset.streams = "rgb"  # rgb | flow | rgb+flow (keys video / flow)
+  dataset.short_video = "loop"  # loop | pad
+  dataset.scale_jitter = ()  # e.g. (256, 320) for CSN; () = plain crop
+  dataset.flip = True  # real data only; synthetic classes are motion
+  dataset.normalization = "minus_one_one"  # | kinetics | imagenet | unit
+  dataset.eval_num_clips = 0  # 0 = the sampling preset's
+  dataset.eval_crop = "three"  # center | three | full
+  return dataset
+
+
 def get_base_config() -> ml_collections.ConfigDict:
   """Returns the defaults: the synthetic dataset, SGD + cosine, precise BN."""
   config = ml_collections.ConfigDict()
@@ -30,27 +56,7 @@ def get_base_config() -> ml_collections.ConfigDict:
   config.model.dropout_rate = 0.0
   config.model.dtype = "float32"  # compute dtype: float32 | bfloat16
 
-  config.dataset = ml_collections.ConfigDict()
-  config.dataset.name = "synthetic"
-  config.dataset.variant = "default"
-  config.dataset.data_dir = ""  # '' -> $VIDEO_FLAX_DATA_DIR or ~/.cache/video_flax
-  config.dataset.num_frames = 8
-  config.dataset.frame_stride = 1
-  config.dataset.crop_size = 32
-  config.dataset.train_split = "train"
-  config.dataset.eval_split = "test"
-  config.dataset.worker_count = 0  # grain worker processes; 0 = in-process
-  # Real datasets (kinetics, ucf101, hmdb51): see docs/real_data.md.
-  config.dataset.fold = 1  # UCF-101 / HMDB-51 split 1, 2 or 3
-  # '' or csn_8x2 | csn_32x2 | i3d | c3d | lstm | two_stream | fused_3d
-  config.dataset.clip_sampling = ""
-  config.dataset.streams = "rgb"  # rgb | flow | rgb+flow (keys video / flow)
-  config.dataset.short_video = "loop"  # loop | pad
-  config.dataset.scale_jitter = ()  # e.g. (256, 320) for CSN; () = plain crop
-  config.dataset.flip = True  # real data only; synthetic classes are motion
-  config.dataset.normalization = "minus_one_one"  # | kinetics | imagenet | unit
-  config.dataset.eval_num_clips = 0  # 0 = the sampling preset's
-  config.dataset.eval_crop = "three"  # center | three | full
+  config.dataset = _dataset_defaults()
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 16  # global, over all devices and hosts
