@@ -339,6 +339,7 @@ MODELS = {
     "i3d_flow_tiny": functools.partial(FlowInceptionV1, temporal=True, **TINY),
 }
 
-# Clips of the papers (shared/docs/reference-numbers.md); `*_tiny`: 8x32x32.
+# Clips of the papers (../shared/docs/reference-numbers.md from the repo
+# root); `*_tiny` models run at 8x32x32.
 REFERENCE_SHAPES = {"inception_v1_2d": (16, 224, 224),
                     "i3d_rgb": (64, 224, 224), "i3d_flow": (64, 224, 224)}
