@@ -98,10 +98,6 @@ def num_classes(config: ml_collections.ConfigDict) -> int:
   return REAL_CLASSES[config.dataset.name]
 
 
-def input_keys(model) -> tuple[str, ...]:
-  return getattr(model, "input_keys", ("video",))
-
-
 def zero_batch(config: ml_collections.ConfigDict, batch: int = BATCH
                ) -> dict[str, jax.Array]:
   arrays = {k: jnp.zeros((batch, *s), jnp.float32)
@@ -163,11 +159,11 @@ def test_bad_argument_names_the_known_presets_and_options(arg, problem):
 def test_preset_is_valid_and_fits_its_data(path, preset):
   config = load(path, preset)
   config_validation.validate(config)
-  model = train.build_model(config, num_classes(config))
+  model = models.from_config(config.model, num_classes(config))
   dataset = config.dataset
   # What the model reads is exactly what the dataset is asked to emit.
-  assert set(input_keys(model)) == set(dataset_keys(dataset)), (
-      input_keys(model), dataset.name, dataset.streams)
+  assert set(models.input_keys(model)) == set(dataset_keys(dataset)), (
+      models.input_keys(model), dataset.name, dataset.streams)
   if dataset.name == "synthetic":
     variant = synthetic.get_variant(dataset.variant)
     assert (dataset.num_frames - 1) * dataset.frame_stride < variant.num_frames
@@ -192,8 +188,8 @@ PAPER_PRESETS = [(p, s) for p, s in ALL_PRESETS if not is_tiny(load(p, s))]
 def test_paper_preset_model_runs_on_its_clip(path, preset):
   """Traced (not compiled) at batch 1: inference logits [1, classes]."""
   config = load(path, preset)
-  model = train.build_model(config, num_classes(config))
-  x = evaluate.model_inputs(model, {
+  model = models.from_config(config.model, num_classes(config))
+  x = models.model_inputs(model, {
       k: jax.ShapeDtypeStruct((1, *s), jnp.float32)
       for k, s in clip_shapes(config.dataset).items()})
   variables = jax.eval_shape(
@@ -221,7 +217,7 @@ def _train_parts(id_: str):
   """(config, model, optimizer, train step, mesh, zero batch) of a preset."""
   config = load(*TINY[id_])
   k = num_classes(config)
-  model = train.build_model(config, k)
+  model = models.from_config(config.model, k)
   tx = optim.make_stage_optimizer(config, optim.make_schedule(config.train))
   step = functools.partial(train.train_step, model=model, tx=tx,
                            num_classes=k,
@@ -239,7 +235,7 @@ def test_tiny_preset_builds_its_train_state(id_):
       model, tx, jax.random.key(0), batch, mesh))
   logits = jax.eval_shape(
       functools.partial(model.apply, train=False),
-      evaluate.variables_of(state), evaluate.model_inputs(model, batch))
+      evaluate.variables_of(state), models.model_inputs(model, batch))
   assert logits.shape == (BATCH, num_classes(config))
 
 

@@ -13,7 +13,8 @@ from video_flax.tools import flops
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# GMACs from /work/shared/docs/reference-numbers.md (torchvision, VMZ).
+# GMACs from ../shared/docs/reference-numbers.md (from the repo root;
+# torchvision, VMZ).
 REFERENCE_GMACS = [
     ("r3d_18", (16, 112, 112), 40.697),
     ("mc3_18", (16, 112, 112), 43.343),

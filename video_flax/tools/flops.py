@@ -47,7 +47,7 @@ class OpCount:
 def example_inputs(model: nn.Module, shape: Sequence[int], batch_size: int = 1
                    ) -> Any:
   """Abstract inputs [B, T, H, W, C] (a dict for several input keys)."""
-  keys = getattr(model, "input_keys", ("video",))
+  keys = models.input_keys(model)
   specs = {k: jax.ShapeDtypeStruct(
       (batch_size, *shape, INPUT_CHANNELS.get(k, 3)), jnp.float32)
            for k in keys}
