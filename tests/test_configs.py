@@ -36,8 +36,8 @@ from video_flax import sharding
 from video_flax import train
 from video_flax.data import clip_sampling
 from video_flax.data import real_video
-from video_flax.data import synthetic
 from video_flax.data import DATASETS
+from video_flax.data.synthetic import motions
 
 # Configs of other programs than video_flax.main, tested with them.
 NOT_TRAINER_CONFIGS = ("configs/transfer_study.py", "configs/__init__.py")
@@ -94,7 +94,7 @@ REAL_CLASSES = {"kinetics": 400, "ucf101": 101, "hmdb51": 51}
 
 def num_classes(config: ml_collections.ConfigDict) -> int:
   if config.dataset.name == "synthetic":
-    return len(synthetic.get_variant(config.dataset.variant).classes)
+    return len(motions.get_variant(config.dataset.variant).classes)
   return REAL_CLASSES[config.dataset.name]
 
 
@@ -165,7 +165,7 @@ def test_preset_is_valid_and_fits_its_data(path, preset):
   assert set(models.input_keys(model)) == set(dataset_keys(dataset)), (
       models.input_keys(model), dataset.name, dataset.streams)
   if dataset.name == "synthetic":
-    variant = synthetic.get_variant(dataset.variant)
+    variant = motions.get_variant(dataset.variant)
     assert (dataset.num_frames - 1) * dataset.frame_stride < variant.num_frames
     assert dataset.crop_size <= variant.frame_size
     return

@@ -12,7 +12,7 @@ from video_flax import models
 from video_flax import optim
 from video_flax import transfer
 from video_flax.data import DATASETS
-from video_flax.data.dataset_api import STREAMS
+from video_flax.data import dataset_api
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -41,13 +41,14 @@ def _check_inputs(config: ml_collections.ConfigDict) -> list[str]:
   name, dataset = config.model.name, config.dataset
   if name not in models.MODELS or dataset.name not in DATASETS:
     return []  # already reported
-  emitted = DATASETS[dataset.name].input_keys(dataset)
-  if not emitted:
-    return [f"dataset.streams={dataset.streams!r}; known: "
-            f"{', '.join(STREAMS)}"]
+  try:
+    emitted = dataset_api.stream_keys(dataset)
+  except ValueError as e:
+    return [str(e)]
   wanted = models.MODELS[name].input_keys
   if set(wanted) != set(emitted):
-    fix = "".join(f"set dataset.streams={k!r} or " for k, v in STREAMS.items()
+    fix = "".join(f"set dataset.streams={k!r} or "
+                  for k, v in dataset_api.STREAMS.items()
                   if set(v) == set(wanted))
     return [f"model {name!r} reads {wanted} but dataset.streams="
             f"{dataset.streams!r} gives {emitted}; {fix}choose a model that "

@@ -6,7 +6,7 @@ process has to gather predictions from the others.
 
 Multi-view testing (real videos: several clips x crops per video, each
 element carrying its `video_index`): the per-view logits are also gathered
-to the host, the views of each video averaged (data/multiview.py), and the
+to the host, the views of each video averaged (multiview.py), and the
 video-level metrics returned under `video` beside the per-view ones.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import optax
 
 from video_flax import models
 from video_flax import sharding as sharding_lib
-from video_flax.data import multiview
+from video_flax import multiview
 
 
 def variables_of(state: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@
   python -m video_flax.tools.model_table --measure 'csn_tiny|r3d_18'
   python -m video_flax.tools.model_table --nospeed           # params, GMACs
 
-Params are counted with 400 classes; GMACs (tools/flops.py) at the model's
+Params are counted with 400 classes; GMACs (models/model_size.py) at the model's
 reference clip size (its registry entry's `reference_shape`). CPU speed is
 the forward pass at batch 1 on the reference clip (median of a few runs
 after compiling),
@@ -26,7 +26,7 @@ from absl import flags
 import jax
 
 from video_flax import models
-from video_flax.tools import flops
+from video_flax.models import model_size
 
 TINY_TRAIN_BATCH = 16
 TIMEOUT_S = 900  # per model and measurement
@@ -84,8 +84,8 @@ def measure(name: str, shape: Sequence[int], batch_size: int, iters: int,
 def table_row(name: str, timed: bool, old: tuple[str, str]) -> list[str]:
   model = models.build_model(name, 400)
   shape = reference_shape(name)
-  params = flops.count_params(model, shape)
-  gmacs = flops.count_macs(model, shape) / 1e9
+  params = model_size.count_params(model, shape)
+  gmacs = model_size.count_macs(model, shape) / 1e9
   forward, train = old
   if timed:
     r = measure(name, shape, 1, 3 if gmacs < 20 else 1, train=False)
