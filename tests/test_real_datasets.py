@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -127,6 +129,27 @@ def test_ucf101_multi_view_eval(ucf101):
   assert not np.array_equal(first[0], first[1])
   replay = list(pipeline.make_eval_iterator(cfg, global_batch_size=8))
   np.testing.assert_array_equal(replay[0]["video"], first)
+
+
+def test_prepare_command_line(ucf101):
+  """`python -m video_flax.data.prepare` (absl flags) on a prepared folder:
+  the same options find every shard done and report the same splits; a
+  wrong option is named."""
+  root, out, info, _ = ucf101
+  command = [sys.executable, "-m", "video_flax.data.prepare",
+             "--dataset=ucf101", f"--root={root}", f"--out={out}",
+             "--fps=25", "--short_side=32", "--shard_size=4",
+             "--num_workers=1", "--noprogress"]
+  done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert f"{info.num_records} videos in {len(info.shards)} shards" in (
+      done.stderr)
+  other = subprocess.run(command[:-3] + ["--shard_size=5"],
+                         capture_output=True, text=True, timeout=300)
+  assert other.returncode != 0 and "different options" in other.stderr
+  bad = subprocess.run(command[:3] + ["--dataset=nope"], capture_output=True,
+                       text=True, timeout=300)
+  assert bad.returncode != 0 and "--dataset" in bad.stderr
 
 
 def test_prepare_resumes_after_an_interruption(ucf101, tmp_path):

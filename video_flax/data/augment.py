@@ -26,7 +26,8 @@ NORMALIZATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }
 # x / 127.5 - 1 in float32 arithmetic, for any number of channels: how the
 # synthetic set's clips and stored flow bytes map to [-1, 1]. The same as
-# 'minus_one_one' up to 1 ulp (that one is computed in float64).
+# 'minus_one_one' up to float32 rounding (2**-23; that one is computed in
+# float64 and rounded once).
 BYTES_TO_UNIT = "bytes_to_unit"
 EVAL_CROPS = ("center", "three", "full")
 FULL_FRAME_ASPECT = 4 / 3  # 'full' frames are resized to crop x crop*4/3
