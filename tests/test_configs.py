@@ -36,7 +36,7 @@ from video_flax import sharding
 from video_flax import train
 from video_flax.data import clip_sampling
 from video_flax.data import real_video
-from video_flax.data import DATASETS
+from video_flax.data import dataset_api
 from video_flax.data.synthetic import motions
 
 # Configs of other programs than video_flax.main, tested with them.
@@ -72,7 +72,7 @@ IDS = [f"{os.path.basename(p)}:{s}" for p, s in ALL_PRESETS]
 
 def dataset_keys(dataset: ml_collections.ConfigDict) -> tuple[str, ...]:
   """Input batch keys the dataset emits (`dataset.streams`)."""
-  return DATASETS[dataset.name].input_keys(dataset)
+  return dataset_api.stream_keys(dataset)
 
 
 def clip_shapes(dataset: ml_collections.ConfigDict
