@@ -288,7 +288,8 @@ for split in motions.SPLITS:
     assert source[i]["video"].tobytes() == videos[i].tobytes()
     assert source[i]["label"] == labels[i]
 assert builder.info.features["label"].names == list(variant.class_names)
-again = tfds_builder.VideoFlaxSynthetic(config="tiny", data_dir={str(tmp_path)!r})
+again = tfds_builder.VideoFlaxSynthetic(config="tiny",
+                                        data_dir={str(tmp_path)!r})
 assert again.is_prepared()
 assert "tensorflow" not in sys.modules, "tensorflow was imported"
 print("ok")

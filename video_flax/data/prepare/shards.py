@@ -67,7 +67,8 @@ def _check_or_write_plan(out: str, plan: dict[str, Any]) -> None:
     video_records.write_json(path, plan)
 
 
-def _run(tasks: Sequence[encode.Task], num_workers: int) -> Iterable[encode.Result]:
+def _run(tasks: Sequence[encode.Task], num_workers: int
+         ) -> Iterable[encode.Result]:
   """Results in task order, computed in `num_workers` processes."""
   if num_workers <= 1:
     encode.init_worker()
