@@ -16,8 +16,8 @@ import real_video_trees as trees
 from conftest import REPO_ROOT
 from video_flax import errors
 from video_flax import preflight
-from video_flax.data import prepare
-from video_flax.tools import soak
+from video_flax.data.prepare import encode
+from video_flax.data.prepare import shards
 
 TINY = ("--config=configs/csn.py", "--config.dataset.variant=tiny",
         "--config.train.num_steps=1", "--config.train.warmup_steps=0")
@@ -35,7 +35,7 @@ def prepared(tmp_path_factory):
   root = str(tmp_path_factory.mktemp("UCF101"))
   trees.write_ucf101(root)
   out = os.path.join(str(tmp_path_factory.mktemp("prepared")), "ucf101")
-  prepare.prepare_dataset("ucf101", root, out, prepare.PrepareOptions(
+  shards.prepare_dataset("ucf101", root, out, encode.PrepareOptions(
       fps=25, short_side=32, shard_size=4), progress=False)
   return out
 
@@ -97,5 +97,6 @@ def test_full_disk_is_refused_before_training(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_random_config_overrides_never_traceback(tmp_path):
+  from video_flax.tools import soak  # pylint: disable=g-import-not-at-top
   counts = soak.fuzz_configs(random.Random(0), 12, str(tmp_path))
   assert set(counts) <= set(soak.CLEAN_OUTCOMES), counts

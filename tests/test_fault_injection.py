@@ -14,7 +14,7 @@ import time
 import pytest
 
 from video_flax import workdir_lock
-from video_flax.tools import fault_injection as fi
+from video_flax import fault_injection as fi
 
 STEPS, EVERY = 12, 4  # checkpoints at 4 and 8, the final one at 12
 

@@ -15,9 +15,8 @@ import pytest
 from conftest import REPO_ROOT
 from video_flax import base_config
 from video_flax.data import pipeline
-from video_flax.data import prepare
-from video_flax.tools import fault_injection as fi
-from video_flax.tools import fuzz_videos
+from video_flax import fault_injection as fi
+from video_flax import fuzz_videos
 
 
 @pytest.mark.parametrize("kind", fuzz_videos.KINDS)
@@ -71,7 +70,7 @@ def test_prepare_killed_and_rerun_gives_the_same_output(fuzz_tree, tmp_path):
 
 def _prepare(*args: str) -> subprocess.CompletedProcess:
   return subprocess.run([sys.executable, "-m", "video_flax.data.prepare",
-                         "--dataset=ucf101", "--no_progress", *args],
+                         "--dataset=ucf101", "--noprogress", *args],
                         cwd=REPO_ROOT, capture_output=True, text=True,
                         timeout=300)
 

@@ -16,7 +16,7 @@ from video_flax import nonfinite
 from video_flax import optim
 from video_flax import sharding
 from video_flax import train
-from video_flax.tools import fault_injection as fi
+from video_flax import fault_injection as fi
 
 
 def test_a_nan_batch_changes_nothing_but_the_step():

@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from video_flax.data import clip_crops
-from video_flax.data import optical_flow
+from video_flax.data import augment
+from video_flax.data import flow_codec
+from video_flax.data.prepare import flow as flow_lib
 
 
 def translating_frames(dx: int, dy: int, num_frames: int = 3, size=(40, 48)
@@ -32,7 +33,7 @@ def interior(flow: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("dx,dy", [(2, -1), (-3, 2)])
 def test_translation_has_right_sign_and_magnitude(dx, dy):
-  flow = optical_flow.tvl1_flow(translating_frames(dx, dy))
+  flow = flow_lib.tvl1_flow(translating_frames(dx, dy))
   assert flow.shape == (3, 40, 48, 2) and flow.dtype == np.float32
   # Pixels per frame / 20 (the I3D bound), in [-1, 1].
   np.testing.assert_allclose(np.median(interior(flow), axis=(0, 1, 2)),
@@ -42,27 +43,27 @@ def test_translation_has_right_sign_and_magnitude(dx, dy):
 
 def test_clipping_and_static_video():
   big = np.full((1, 4, 4, 2), 3.0, np.float32)  # 60 px: beyond the bound
-  packed = optical_flow.quantize_flow(np.clip(big, -1, 1))
-  np.testing.assert_allclose(optical_flow.dequantize_flow(packed), 1.0)
-  static = optical_flow.tvl1_flow(translating_frames(0, 0, num_frames=2))
+  packed = flow_codec.quantize_flow(np.clip(big, -1, 1))
+  np.testing.assert_allclose(flow_codec.dequantize_flow(packed), 1.0)
+  static = flow_lib.tvl1_flow(translating_frames(0, 0, num_frames=2))
   assert np.abs(static).max() < 0.01
-  single = optical_flow.tvl1_flow(translating_frames(0, 0, num_frames=1))
+  single = flow_lib.tvl1_flow(translating_frames(0, 0, num_frames=1))
   assert single.shape == (1, 40, 48, 2) and not single.any()
 
 
 def test_quantised_jpeg_round_trip():
-  flow = optical_flow.tvl1_flow(translating_frames(2, 1, num_frames=2))[0]
-  restored = optical_flow.decode_flow_jpeg(optical_flow.encode_flow_jpeg(flow))
+  flow = flow_lib.tvl1_flow(translating_frames(2, 1, num_frames=2))[0]
+  restored = flow_codec.decode_flow_jpeg(flow_codec.encode_flow_jpeg(flow))
   assert restored.shape == flow.shape
   assert np.abs(restored - flow).max() < 0.03  # quantisation + JPEG
-  exact = optical_flow.dequantize_flow(optical_flow.quantize_flow(flow))
+  exact = flow_codec.dequantize_flow(flow_codec.quantize_flow(flow))
   assert np.abs(exact - flow).max() <= 0.5 / 127.5 + 1e-6
 
 
 def test_flip_matches_flow_of_mirrored_video():
   frames = translating_frames(2, 1)
-  mirrored = optical_flow.tvl1_flow(np.ascontiguousarray(frames[:, :, ::-1]))
-  flipped = optical_flow.flip_flow_horizontally(optical_flow.tvl1_flow(frames))
+  mirrored = flow_lib.tvl1_flow(np.ascontiguousarray(frames[:, :, ::-1]))
+  flipped = augment.flip_flow(flow_lib.tvl1_flow(frames))
   np.testing.assert_allclose(np.median(interior(flipped), axis=(0, 1, 2)),
                              np.median(interior(mirrored), axis=(0, 1, 2)),
                              atol=0.01)
@@ -73,7 +74,7 @@ def test_flip_matches_flow_of_mirrored_video():
 def test_resizing_flow_scales_vectors():
   flow = np.zeros((1, 8, 8, 2), np.float32)
   flow[..., 0], flow[..., 1] = 0.1, -0.05
-  box = clip_crops.Box(top=2, left=0, height=4, width=8)  # 2x up in y, 2x in x
-  out = clip_crops.crop_resize_flow(flow, box, (8, 16))
+  box = augment.Box(top=2, left=0, height=4, width=8)  # 2x up in y, 2x in x
+  out = augment.crop_resize_flow(flow, box, (8, 16))
   np.testing.assert_allclose(out[..., 0], 0.2, atol=1e-6)
   np.testing.assert_allclose(out[..., 1], -0.1, atol=1e-6)

@@ -16,6 +16,8 @@ from absl import flags
 
 USAGE_EXIT = 2
 FAILURE_EXIT = 1
+DEBUG = flags.DEFINE_bool(
+    "debug", False, "Show the traceback of an error, not only its one line.")
 
 
 class UsageError(ValueError):
@@ -35,6 +37,14 @@ def one_line(error: BaseException) -> str:
   return lines[-1]
 
 
+def joined(error: BaseException) -> str:
+  """A heading line and one line per problem (ConfigError's layout) as one
+  line: 'Invalid config: a; b'."""
+  head, *problems = [line.strip() for line in str(error).splitlines()
+                     if line.strip()] or [type(error).__name__]
+  return f"{head} {'; '.join(problems)}" if problems else head
+
+
 def exit_code(error: BaseException) -> int:
   from video_flax import config_validation  # pylint: disable=g-import-not-at-top
   usage = (UsageError, config_validation.ConfigError, flags.Error,
@@ -46,11 +56,7 @@ def fail(error: BaseException, *, debug: bool, prefix: str = "error") -> NoRetur
   """Prints `error` (one line, or the traceback with `debug`) and exits."""
   if debug:
     traceback.print_exception(error)
-  if _is_config_error(error):  # a heading line, then one line per problem
-    head, *problems = str(error).splitlines()
-    message = f"{head} {'; '.join(p.strip() for p in problems)}"
-  else:
-    message = one_line(error)
+  message = joined(error) if _is_config_error(error) else one_line(error)
   usage = exit_code(error) == USAGE_EXIT
   hint = "" if debug or usage else " (--debug shows the traceback)"
   print(f"{prefix}: {message}{hint}", file=sys.stderr, flush=True)
@@ -62,9 +68,9 @@ def _is_config_error(error: BaseException) -> bool:
   return isinstance(error, config_validation.ConfigError)
 
 
-def guarded(main: Callable[[list[str]], None], debug: Callable[[], bool]
-            ) -> Callable[[list[str]], None]:
-  """`main` with every exception turned into `fail` (KeyboardInterrupt: 130)."""
+def guarded(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+  """`main` with every exception turned into `fail` (KeyboardInterrupt: 130);
+  --debug (DEBUG) adds the traceback."""
 
   def wrapped(argv: list[str]) -> None:
     try:
@@ -73,7 +79,7 @@ def guarded(main: Callable[[list[str]], None], debug: Callable[[], bool]
       print("interrupted", file=sys.stderr)
       sys.exit(130)
     except Exception as e:  # pylint: disable=broad-except
-      fail(e, debug=debug())
+      fail(e, debug=DEBUG.value)
 
   return wrapped
 

@@ -3,8 +3,9 @@
 Overrides: `--config.train.batch_size=16`; presets: `configs/csn.py:ir_csn_152`.
 Unknown keys and unusable values, a dataset that cannot be read and a
 workdir that cannot be written are rejected before any compute, in one line
-(`--debug` shows the traceback). One run per workdir (workdir_lock.py);
-SIGTERM/SIGINT stop after the current step with a checkpoint (preemption.py).
+(`--debug` shows the traceback; video_flax/errors.py). One run per workdir
+(workdir_lock.py); SIGTERM/SIGINT stop after the current step with a
+checkpoint (preemption.py).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import contextlib
 from absl import app
 from absl import flags
 from ml_collections import config_flags
+
+from video_flax import errors
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file, optionally with a preset: configs/csn.py:tiny",
@@ -29,13 +32,10 @@ _NUM_PROCESSES = flags.DEFINE_integer(
     "num_processes", None, "Number of processes (with --multihost).")
 _PROCESS_ID = flags.DEFINE_integer(
     "process_id", None, "This process's index (with --multihost).")
-_DEBUG = flags.DEFINE_bool(
-    "debug", False, "Show the traceback of an error, not only its one line.")
 
 
 def _config():
   """The parsed config; a config file that failed to load is a UsageError."""
-  from video_flax import errors  # pylint: disable=g-import-not-at-top
   try:
     config = _CONFIG.value
     config.get("model")  # a config file that failed to load raises here
@@ -54,16 +54,9 @@ def main(argv: list[str]) -> None:
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                                num_processes=_NUM_PROCESSES.value,
                                process_id=_PROCESS_ID.value)
-  # pylint: disable-next=g-import-not-at-top
-  from video_flax import (config_validation, preemption, preflight, train,
-                          workdir_lock)
+  from video_flax import preemption, train  # pylint: disable=g-import-not-at-top
   config = _config()
-  config_validation.validate(config)
-  preflight.check_data(config)
-  preflight.check_workdir(_WORKDIR.value)
   with contextlib.ExitStack() as stack:
-    if jax.process_index() == 0:
-      stack.enter_context(workdir_lock.hold(_WORKDIR.value))
     if jax.process_count() == 1:
       # Several processes would stop at different steps (and hang in the
       # checkpoint's collectives): they keep the default handlers.
@@ -73,6 +66,5 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["config"])
-  from video_flax import errors  # pylint: disable=g-import-not-at-top
-  app.run(errors.guarded(main, lambda: _DEBUG.value),
+  app.run(errors.guarded(main),
           flags_parser=errors.parse_flags)

@@ -35,7 +35,7 @@ def check_data(config: ml_collections.ConfigDict) -> pipeline.DatasetInfo:
       get_dataset(config.dataset.name).source(config.dataset, split)
     sharding.make_mesh(config.mesh)
   except (ValueError, OSError, KeyError) as e:
-    raise errors.UsageError(errors.one_line(e)) from e
+    raise errors.UsageError(errors.joined(e)) from e
   return info
 
 

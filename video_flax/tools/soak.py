@@ -1,6 +1,6 @@
 """Release soak: many kills, fuzzed videos and fuzzed configs; prints counts.
 
-    python -m video_flax.tools.soak --kills=20 --fuzz=200 [--workdir=DIR]
+    python -m video_flax.tools.soak --kills=20 --fuzz=200 [--scratch=DIR]
 
 --kills: tiny training runs SIGKILLed (alternately at a random moment and
 during a checkpoint write) and rerun, each compared bit for bit with an
@@ -27,13 +27,13 @@ import numpy as np
 
 from video_flax import base_config
 from video_flax import metrics_logging
-from video_flax.tools import fault_injection as fi
-from video_flax.tools import fuzz_videos
+from video_flax import fault_injection as fi
+from video_flax import fuzz_videos
 
 _KILLS = flags.DEFINE_integer("kills", 10, "Training runs to kill and rerun.")
 _FUZZ = flags.DEFINE_integer("fuzz", 100, "Fuzzed video files.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Scratch folder (default: a "
+_SCRATCH = flags.DEFINE_string("scratch", None, "Scratch folder (default: a "
                                "new temporary one, removed at the end).")
 
 CLEAN_OUTCOMES = ("ran (exit 0)", "refused (exit 2, one line)",
@@ -175,7 +175,7 @@ def main(argv: list[str]) -> None:
   del argv
   metrics_logging.quiet_absl_logging()
   rng = random.Random(_SEED.value)
-  scratch = _WORKDIR.value or tempfile.mkdtemp(prefix="video_flax_soak_")
+  scratch = _SCRATCH.value or tempfile.mkdtemp(prefix="video_flax_soak_")
   os.makedirs(scratch, exist_ok=True)
   sections = {
       "training killed and rerun": soak_kills(
@@ -194,7 +194,7 @@ def main(argv: list[str]) -> None:
                or "decode: failed" in k or (title.startswith("config") and
                                             k not in CLEAN_OUTCOMES))
   print(f"== {'nothing lost' if not bad else f'{bad} cases LOST or FAILED'}")
-  if not _WORKDIR.value:
+  if not _SCRATCH.value:
     shutil.rmtree(scratch, ignore_errors=True)
   sys.exit(1 if bad else 0)
 

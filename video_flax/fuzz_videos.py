@@ -16,8 +16,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from video_flax.data import video_decode
-from video_flax.data import video_encode
+from video_flax.data.prepare import decode as video_decode
+from video_flax.data.prepare import video_writer as video_encode
 
 KINDS = ("random_bytes", "mp4_header_then_garbage", "truncated", "odd_size",
          "zero_frames", "one_frame", "grayscale", "sixteen_bit",

@@ -156,7 +156,7 @@ def prepare_command(root: str, out: str, *extra: str) -> list[str]:
   return [sys.executable, "-m", "video_flax.data.prepare", "--dataset=ucf101",
           f"--root={root}", f"--out={out}", "--short_side=24", "--fps=25",
           "--min_frames=1", "--shard_size=2", "--num_workers=1",
-          "--no_progress", *extra]
+          "--noprogress", *extra]
 
 
 def prepared_files(out: str) -> dict[str, bytes]:
