@@ -29,6 +29,21 @@ def test_decode_never_fails_on_fuzzed_files(tmp_path, kind):
       assert outcome in ("decoded", "skipped"), (kind, path, detail)
 
 
+def test_decode_of_every_cut_of_an_mp4_is_a_clip_or_a_skip(tmp_path):
+  """Cut points across the whole file, including inside the codec setup
+  (once an AttributeError escaped decode from there)."""
+  rng = np.random.default_rng(0)
+  whole = fuzz_videos.write_case("one_frame", str(tmp_path / "whole"), rng)
+  with open(whole, "rb") as f:
+    data = f.read()
+  for cut in range(1, len(data), max(len(data) // 60, 1)):
+    path = str(tmp_path / f"cut{cut}.mp4")
+    with open(path, "wb") as f:
+      f.write(data[:cut])
+    outcome, detail = fuzz_videos.decode_outcome(path)
+    assert outcome in ("decoded", "skipped"), (cut, detail)
+
+
 @pytest.fixture(scope="module")
 def fuzz_tree(tmp_path_factory):
   """A fuzzed UCF-101 tree and its uninterrupted preparation."""

@@ -129,6 +129,11 @@ def _open(path: str) -> av.container.InputContainer:
   if not container.streams.video:
     container.close()
     raise VideoDecodeError(path, "undecodable", "the file has no video stream")
+  if container.streams.video[0].codec_context is None:
+    container.close()  # e.g. a cut-off mp4 whose codec setup is missing
+    raise VideoDecodeError(
+        path, "truncated" if is_truncated(path) else "undecodable",
+        "the video stream has no decoder setup")
   return container
 
 
