@@ -45,7 +45,7 @@ def _cases(data: str) -> dict[tuple[str, ...], str]:
           f"--config.dataset.data_dir={data}")
   return {
       ("--config=configs/csn.py", "--config.train.foo=1"): "train.foo",
-      ("--config=configs/csn.py:nope",): "Unknown csn preset 'nope'",
+      ("--config=configs/csn.py:nope",): "unknown preset 'nope'",
       ("--config=configs/no_such_file.py",): "no_such_file.py",
       (*TINY, "--config.dataset.crop_size=100000"): "crop_size=100000",
       (*TINY, "--config.dataset.num_frames=1000"): "num_frames=1000",

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from train_configs import tiny_train_config
+from video_flax import models
 from video_flax import nonfinite
 from video_flax import optim
 from video_flax import sharding
@@ -21,7 +22,7 @@ from video_flax import fault_injection as fi
 
 def test_a_nan_batch_changes_nothing_but_the_step():
   config = tiny_train_config()
-  model = train.build_model(config, num_classes=12)
+  model = models.from_config(config.model, num_classes=12)
   tx = optim.make_stage_optimizer(config, optim.make_schedule(config.train))
   batch = {"video": np.full((4, 8, 16, 16, 3), np.nan, np.float32),
            "label": np.zeros((4,), np.int32)}

@@ -25,8 +25,7 @@ import orbax.checkpoint as ocp
 from video_flax import checkpoint_integrity
 from video_flax import checkpointing
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_FLAGS = ("--config=configs/csn.py", "--config.dataset.variant=tiny",
               "--config.train.batch_size=4", "--config.train.warmup_steps=1",
               "--config.train.log_every_steps=2", "--config.eval.batch_size=12",
