@@ -158,3 +158,40 @@ def test_invalid_info_fields_fail_at_construction():
     tiny_info(eval_crop="corner")
   with pytest.raises(ValueError, match="value_range"):
     tiny_info(value_range=(0, 255))
+
+
+def test_trainer_finetunes_from_converted_weights_to_another_class_count(
+    tmp_path, monkeypatch):
+  # Converted weights with 7 classes; the tiny synthetic dataset has 12.
+  from train_configs import tiny_train_config  # pylint: disable=g-import-not-at-top
+  from video_flax import train  # pylint: disable=g-import-not-at-top
+  from video_flax import transfer  # pylint: disable=g-import-not-at-top
+  info = tiny_info(num_classes=7)
+  saved_variables = random_variables(info, seed=3)
+  weights_dir = str(tmp_path / "converted")
+  weights.save(weights_dir, info, saved_variables)
+  started_from = []
+  real_initial_variables = transfer.initial_variables
+  monkeypatch.setattr(transfer, "initial_variables", lambda cfg, target: (
+      started_from.append(real_initial_variables(cfg, target))
+      or started_from[-1]))
+  config = tiny_train_config(**{"transfer.stage": "finetune",
+                                "transfer.init_from": weights_dir,
+                                "train.num_steps": 2})
+  results = train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert len(results["per_class_accuracy"]) == 12
+  (start,) = started_from
+  assert start["params"]["head"]["kernel"].shape[-1] == 12
+  assert start["params"]["head"]["kernel"].shape[0] == (
+      saved_variables["params"]["head"]["kernel"].shape[0])
+  backbone = {c: {k: v for k, v in saved_variables[c].items() if k != "head"}
+              for c in ("params", "batch_stats")}
+  start_backbone = {c: {k: v for k, v in start[c].items() if k != "head"}
+                    for c in ("params", "batch_stats")}
+  saved_leaves = jax.tree_util.tree_leaves_with_path(backbone)
+  assert len(saved_leaves) == len(jax.tree.leaves(start_backbone)) > 10
+  for (path, a), b in zip(saved_leaves, jax.tree.leaves(start_backbone)):
+    np.testing.assert_array_equal(a, b, err_msg=str(path))
+  after = transfer.load_variables(str(tmp_path / "run"))
+  assert not np.array_equal(after["params"]["head"]["kernel"],
+                            start["params"]["head"]["kernel"])

@@ -260,6 +260,18 @@ def load(path: str) -> tuple[nn.Module, dict[str, Any], WeightsInfo]:
     model = info.build_model()
   except (ValueError, TypeError) as e:
     raise ValueError(f"{os.path.join(path, INFO_FILE)}: {e}") from None
+  variables = read_variables(path)
+  try:
+    check_variables(model, info.preprocessing, variables)
+  except ValueError as e:
+    raise ValueError(f"{os.path.join(path, VARIABLES_FILE)}: {e}") from None
+  return model, variables, info
+
+
+def read_variables(path: str) -> dict[str, Any]:
+  """{'params', 'batch_stats'} (numpy) of `path`'s variables.msgpack, not
+  checked against a model (`load` does that; transfer.merge_variables does
+  its own)."""
   variables_path = os.path.join(path, VARIABLES_FILE)
   if not os.path.isfile(variables_path):
     raise FileNotFoundError(f"{path!r}: no {VARIABLES_FILE}")
@@ -272,8 +284,4 @@ def load(path: str) -> tuple[nn.Module, dict[str, Any], WeightsInfo]:
                      f"{e}") from None
   if not isinstance(variables, dict):
     raise ValueError(f"{variables_path} does not hold a variables dict")
-  try:
-    check_variables(model, info.preprocessing, variables)
-  except ValueError as e:
-    raise ValueError(f"{variables_path}: {e}") from None
-  return model, {c: variables.get(c, {}) for c in COLLECTIONS}, info
+  return {c: variables.get(c, {}) for c in COLLECTIONS}
