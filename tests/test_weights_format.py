@@ -10,37 +10,13 @@ import jax
 import numpy as np
 import pytest
 
+import weights_fixtures
 from video_flax import models
 from video_flax import weights
-from video_flax.tools import benchmark
-from video_flax.weights import format as weights_format
 
-MODEL = "ir_csn_tiny"
-
-
-def tiny_info(num_classes: int = 5, model: str = MODEL, **preprocessing
-              ) -> weights.WeightsInfo:
-  """A WeightsInfo for a tiny model on 4x16x16 clips."""
-  pre = dict(num_frames=4, resize_short_side=20, crop_size=16,
-             mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225),
-             eval_num_clips=2)
-  pre.update(preprocessing)
-  return weights.WeightsInfo(
-      model=model, num_classes=num_classes,
-      class_names=[f"class {i}" for i in range(num_classes)],
-      preprocessing=weights.Preprocessing(**pre),
-      source={"format": "test", "name": model, "file": "", "sha256": ""})
-
-
-def random_variables(info: weights.WeightsInfo, seed: int = 0) -> dict:
-  """Numpy variables of the info's model with non-trivial BN statistics."""
-  model = info.build_model()
-  v = benchmark.random_variables(
-      model, weights_format.dummy_inputs(model, info.preprocessing), seed)
-  rng = np.random.default_rng(seed + 1)
-  return jax.tree.map(
-      lambda x: np.asarray(x) + rng.uniform(0.1, 0.5, x.shape).astype(
-          np.float32), {"params": v["params"], "batch_stats": v["batch_stats"]})
+MODEL = weights_fixtures.MODEL
+tiny_info = weights_fixtures.tiny_info
+random_variables = weights_fixtures.random_variables
 
 
 @pytest.fixture(scope="module")

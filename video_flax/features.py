@@ -13,7 +13,9 @@ from typing import Any, Mapping
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from video_flax import evaluate
 from video_flax import variable_trees
 
 FEATURES = "features"
@@ -43,3 +45,36 @@ def logits_and_features(model: nn.Module, variables: Mapping[str, Any],
   logits, state = model.apply(dict(variables), inputs, train=False,
                               mutable=["intermediates"])
   return logits, pooled_features(state["intermediates"])
+
+
+class ViewRunner:
+  """Runs a model over a video's views in fixed-size batches (one compile).
+
+  __call__({input key: [V, ...]}) -> (logits float32 [V, K], features
+  float32 [V, D]); the last batch is padded by repeating its last view.
+  """
+
+  def __init__(self, model: nn.Module, variables: Mapping[str, Any],
+               batch_size: int):
+    if batch_size < 1:
+      raise ValueError(f"batch_size={batch_size} must be >= 1")
+    self._model = model
+    self._variables = jax.device_put(dict(variables))
+    self._batch_size = batch_size
+    self._fn = jax.jit(lambda v, x: logits_and_features(model, v, x))
+
+  def __call__(self, inputs: Mapping[str, np.ndarray]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    num_views = len(next(iter(inputs.values())))
+    size = min(self._batch_size, num_views)
+    logits, feats = [], []
+    for start in range(0, num_views, size):
+      batch = {k: v[start:start + size] for k, v in inputs.items()}
+      real = len(next(iter(batch.values())))
+      batch = {k: np.concatenate([v, np.repeat(v[-1:], size - real, 0)])
+               for k, v in batch.items()}
+      out = self._fn(self._variables,
+                     evaluate.model_inputs(self._model, batch))
+      logits.append(np.asarray(out[0], np.float32)[:real])
+      feats.append(np.asarray(out[1], np.float32)[:real])
+    return np.concatenate(logits), np.concatenate(feats)

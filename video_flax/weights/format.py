@@ -47,8 +47,11 @@ class Preprocessing:
   num_frames, frame_stride: clip length and temporal stride (frames at fps).
   resize_short_side, crop_size: the short side is resized, then cropped
     square (eval_crop: 'center', 'three' (along the long side) or 'full').
-  mean, std: per channel, applied to RGB values in [0, 1]; the normalised
-    values are then mapped linearly from [0, 1] to `value_range`.
+  channel_order: 'RGB' or 'BGR', the order of the model's input channels
+    (and of mean and std).
+  mean, std: per channel, applied to pixel values in [0, 1]; the normalised
+    values are then mapped linearly from [0, 1] to `value_range`
+    (video_views.normalize).
   flow_scale: None or {'clip_px': 20, 'range': [-1, 1]} (flow in pixels is
     clipped to +-clip_px and mapped to range).
   eval_num_clips: clips uniformly spaced over a video at test time.
