@@ -156,6 +156,8 @@ def test_trainer_finetunes_from_converted_weights_to_another_class_count(
                                 "train.num_steps": 2})
   results = train.train_and_evaluate(config, str(tmp_path / "run"))
   assert len(results["per_class_accuracy"]) == 12
+  for png in ("confusion_matrix.png", "per_class_accuracy.png"):
+    assert os.path.getsize(tmp_path / "run" / png) > 1000  # beside results.json
   (start,) = started_from
   assert start["params"]["head"]["kernel"].shape[-1] == 12
   assert start["params"]["head"]["kernel"].shape[0] == (
