@@ -31,7 +31,7 @@ def test_most_confused_classes_come_from_the_largest_cells():
 
 
 def test_plots_written_for_few_and_many_classes(tmp_path):
-  for num_classes in (12, 400):
+  for num_classes in (12, 60):  # full matrix; the most-confused subset
     directory = tmp_path / str(num_classes)
     directory.mkdir()
     results = _results(num_classes)

@@ -1,12 +1,12 @@
-"""A contact sheet of a video's sampled frames with its top labels (PNG)."""
+"""A contact sheet of a video's sampled frames with its top labels (PNG).
+
+Drawn with matplotlib's object API (no pyplot: importing this changes no
+backend and keeps no global figure)."""
 from __future__ import annotations
 
 from typing import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+from matplotlib.figure import Figure
 import numpy as np
 
 MAX_FRAMES_PER_CLIP = 8
@@ -30,7 +30,7 @@ def write_contact_sheet(path: str, title: str, frames: np.ndarray,
   rows = len(clips)
   aspect = clips.shape[3] / clips.shape[2]
   text_rows = 0.3 * len(top) + 0.6
-  fig = plt.figure(figsize=(1.6 * aspect * len(cols) + 0.4,
+  fig = Figure(figsize=(1.6 * aspect * len(cols) + 0.4,
                             1.6 * rows + text_rows))
   grid = fig.add_gridspec(rows + 1, len(cols),
                           height_ratios=[1.6] * rows + [text_rows])
@@ -51,4 +51,3 @@ def write_contact_sheet(path: str, title: str, frames: np.ndarray,
             fontsize=10)
   fig.suptitle(title, fontsize=10)
   fig.savefig(path, dpi=80)
-  plt.close(fig)

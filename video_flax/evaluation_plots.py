@@ -14,10 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+from matplotlib.figure import Figure
 import numpy as np
 
 CONFUSION_FILE = "confusion_matrix.png"
@@ -60,7 +57,8 @@ def plot_confusion(path: str, confusion: np.ndarray,
                        where=totals > 0)
   names = [class_names[i] for i in shown]
   side = max(4.0, 0.28 * len(shown) + 2.5)
-  fig, ax = plt.subplots(figsize=(side + 1.0, side))
+  fig = Figure(figsize=(side + 1.0, side))
+  ax = fig.subplots()
   image = ax.imshow(fraction, cmap="Blues", vmin=0, vmax=1)
   fig.colorbar(image, ax=ax, fraction=0.04, label="fraction of true class")
   ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
@@ -75,7 +73,6 @@ def plot_confusion(path: str, confusion: np.ndarray,
                 color="white" if fraction[r, c] > 0.5 else "black")
   fig.tight_layout()
   fig.savefig(path, dpi=90)
-  plt.close(fig)
 
 
 def plot_per_class(path: str, accuracies: Mapping[str, Sequence[float]],
@@ -86,15 +83,22 @@ def plot_per_class(path: str, accuracies: Mapping[str, Sequence[float]],
   series = {k: np.asarray(v, np.float64) for k, v in accuracies.items()}
   first = next(iter(series.values()))
   order = np.argsort(np.nan_to_num(first, nan=-1.0), kind="stable")
-  height = 0.8 / len(series)
-  fig, ax = plt.subplots(figsize=(7, max(3.0, 0.2 * len(first) + 1.2)))
+  bar = 0.8 / len(series)
+  # Fixed margins from the longest name (tight_layout over hundreds of tick
+  # labels takes tens of seconds).
+  width, height = 7.0, max(3.0, 0.2 * len(first) + 1.2)
+  left = 0.35 + 0.065 * max(len(n) for n in class_names)
+  fig = Figure(figsize=(width + left, height))
+  fig.subplots_adjust(left=left / (width + left), right=0.97,
+                      bottom=0.7 / height, top=1 - 0.45 / height)
+  ax = fig.subplots()
   for i, (label, values) in enumerate(series.items()):
-    ax.barh(np.arange(len(order)) + i * height, np.nan_to_num(values[order]),
-            height=height, label=label)
+    ax.barh(np.arange(len(order)) + i * bar, np.nan_to_num(values[order]),
+            height=bar, label=label)
   for row, c in enumerate(order):
     if np.isnan(first[c]):
       ax.text(0.01, row, "n/a", va="center", fontsize=6)
-  ax.set_yticks(np.arange(len(order)) + 0.4 - height / 2,
+  ax.set_yticks(np.arange(len(order)) + 0.4 - bar / 2,
                 [class_names[c] for c in order], fontsize=7)
   ax.set_ylim(-0.5, len(order))
   ax.set_xlim(0, 1)
@@ -103,9 +107,7 @@ def plot_per_class(path: str, accuracies: Mapping[str, Sequence[float]],
                f"{np.nanmean(first):.3f})", fontsize=9)
   if len(series) > 1:
     ax.legend(loc="lower right", fontsize=7)
-  fig.tight_layout()
   fig.savefig(path, dpi=90)
-  plt.close(fig)
 
 
 def write_plots(directory: str, results: Mapping[str, Any]) -> list[str]:

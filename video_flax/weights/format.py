@@ -203,7 +203,10 @@ def check_variables(model: nn.Module, preprocessing: Preprocessing,
 def _write_atomic(path: str, data: bytes) -> None:
   """Writes `data` to a temp file beside `path`, then renames it over."""
   fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp_")
+  umask = os.umask(0)
+  os.umask(umask)
   try:
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> a normal file's mode
     with os.fdopen(fd, "wb") as f:
       f.write(data)
     os.replace(tmp, path)
