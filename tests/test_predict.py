@@ -97,3 +97,33 @@ def test_bad_weights_dir_is_one_line(tmp_path):
   assert proc.returncode == 2
   assert proc.stderr.strip().splitlines()[-1].startswith("error: --weights=")
   assert "Traceback" not in proc.stderr
+
+
+def test_flow_views_follow_the_motion_and_flow_scale(tmp_path):
+  # A vertical-stripe pattern moving right by 2 px per frame.
+  x = np.arange(48)[None, None, :]
+  t = np.arange(8)[:, None, None]
+  grey = (128 + 100 * np.sin((x - 2 * t) * 2 * np.pi / 12)) * np.ones(
+      (8, 32, 1))
+  frames = np.repeat(grey[..., None], 3, -1).astype(np.uint8)
+  video_encode.write_video(str(tmp_path / "moving.avi"), frames)
+  pre = weights.Preprocessing(
+      num_frames=4, resize_short_side=32, crop_size=32, mean=(0.5,) * 3,
+      std=(0.5,) * 3, input_key=("video", "flow"), eval_num_clips=1,
+      flow_scale={"clip_px": 4, "range": [-1, 1]})
+  views = video_views.sample_views(str(tmp_path / "moving.avi"), pre)
+  flow = views.inputs["flow"]
+  assert flow.shape == (1, 4, 32, 32, 2) and views.inputs["video"].shape == (
+      1, 4, 32, 32, 3)
+  inner = flow[0, :3, 8:-8, 8:-8]  # the last frame repeats its predecessor
+  assert abs(np.median(inner[..., 0]) - 2 / 4) < 0.15  # 2 px of +-4 px
+  assert abs(np.median(inner[..., 1])) < 0.1
+
+
+def test_scale_flow_clips_and_maps_the_range():
+  pre = weights.Preprocessing(num_frames=1, resize_short_side=1, crop_size=1,
+                              mean=(0,) * 3, std=(1,) * 3, input_key="flow",
+                              flow_scale={"clip_px": 10, "range": [0, 1]})
+  flow = np.array([-1.0, -0.25, 0.0, 0.25, 1.0], np.float32)  # x 20 px
+  np.testing.assert_allclose(video_views.scale_flow(flow, pre),
+                             [0.0, 0.25, 0.5, 0.75, 1.0], atol=1e-6)
