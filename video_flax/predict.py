@@ -47,8 +47,9 @@ def top_labels(probabilities: np.ndarray, class_names: Sequence[str],
 
 
 def _print_text(result: dict[str, Any]) -> None:
-  print(f"{result['video']}  ({result['clips']} clips x {result['crops']} "
-        f"crops)")
+  clips, crops = result["clips"], result["crops"]
+  print(f"{result['video']}  ({clips} clip{'s' * (clips != 1)} x {crops} "
+        f"crop{'s' * (crops != 1)})")
   for rank, entry in enumerate(result["top"], 1):
     print(f"  {rank}. {entry['probability']:7.2%}  {entry['label']}")
 
