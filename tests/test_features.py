@@ -9,7 +9,7 @@ import pytest
 from video_flax import features
 from video_flax import models
 from video_flax import variable_trees
-from video_flax.tools import benchmark
+from video_flax import variable_init
 
 NUM_CLASSES = 6
 # One tiny model per family (two-stream: every fusion kind).
@@ -46,7 +46,7 @@ def test_logits_are_the_classifier_of_the_features(name):
   model = models.build_model(name, NUM_CLASSES)
   rng = np.random.default_rng(0)
   x = _inputs(model, rng)
-  variables = benchmark.random_variables(model, x)
+  variables = variable_init.random_variables(model, x)
   logits, feats = jax.jit(lambda v, x: features.logits_and_features(
       model, v, x))(variables, x)
   feats = np.asarray(feats, np.float64)

@@ -14,7 +14,7 @@ import weights_fixtures
 from conftest import REPO_ROOT
 from video_flax import video_views
 from video_flax import weights
-from video_flax.data import video_encode
+from video_flax.data.prepare import video_writer
 
 NUM_CLASSES = 5
 
@@ -92,7 +92,7 @@ def test_predict_all_classes_bad_files_named_others_predicted(files):
 
 def test_bad_weights_dir_is_one_line(tmp_path):
   video = str(tmp_path / "v.mp4")
-  video_encode.write_video(video, np.zeros((4, 16, 16, 3), np.uint8))
+  video_writer.write_video(video, np.zeros((4, 16, 16, 3), np.uint8))
   proc = _predict(f"--weights={tmp_path / 'nope'}", video)
   assert proc.returncode == 2
   assert proc.stderr.strip().splitlines()[-1].startswith("error: --weights=")
@@ -106,7 +106,7 @@ def test_flow_views_follow_the_motion_and_flow_scale(tmp_path):
   grey = (128 + 100 * np.sin((x - 2 * t) * 2 * np.pi / 12)) * np.ones(
       (8, 32, 1))
   frames = np.repeat(grey[..., None], 3, -1).astype(np.uint8)
-  video_encode.write_video(str(tmp_path / "moving.avi"), frames)
+  video_writer.write_video(str(tmp_path / "moving.avi"), frames)
   pre = weights.Preprocessing(
       num_frames=4, resize_short_side=32, crop_size=32, mean=(0.5,) * 3,
       std=(0.5,) * 3, input_key=("video", "flow"), eval_num_clips=1,

@@ -6,8 +6,8 @@ import jax
 import numpy as np
 
 from video_flax import weights
-from video_flax.data import video_encode
-from video_flax.tools import benchmark
+from video_flax import variable_init
+from video_flax.data.prepare import video_writer
 from video_flax.weights import format as weights_format
 
 MODEL = "ir_csn_tiny"
@@ -30,7 +30,7 @@ def tiny_info(num_classes: int = 5, model: str = MODEL, **preprocessing
 def random_variables(info: weights.WeightsInfo, seed: int = 0) -> dict:
   """Numpy variables of the info's model with non-trivial BN statistics."""
   model = info.build_model()
-  v = benchmark.random_variables(
+  v = variable_init.random_variables(
       model, weights_format.dummy_inputs(model, info.preprocessing), seed)
   rng = np.random.default_rng(seed + 1)
   return jax.tree.map(
@@ -54,4 +54,4 @@ def write_index_video(path: str, num_frames: int = 12, height: int = 32,
   for i in range(num_frames):
     frames[i] = 20 * i + 10
     frames[i, :, :width // 3] = 250
-  video_encode.write_video(path, frames, fps=25.0)
+  video_writer.write_video(path, frames, fps=25.0)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from video_flax import evaluate
+from video_flax import models
 from video_flax import variable_trees
 
 FEATURES = "features"
@@ -74,7 +74,7 @@ class ViewRunner:
       batch = {k: np.concatenate([v, np.repeat(v[-1:], size - real, 0)])
                for k, v in batch.items()}
       out = self._fn(self._variables,
-                     evaluate.model_inputs(self._model, batch))
+                     models.model_inputs(self._model, batch))
       logits.append(np.asarray(out[0], np.float32)[:real])
       feats.append(np.asarray(out[1], np.float32)[:real])
     return np.concatenate(logits), np.concatenate(feats)

@@ -12,7 +12,7 @@ from absl import flags
 from video_flax import features
 from video_flax import video_views
 from video_flax import weights
-from video_flax.data import video_decode
+from video_flax.data.prepare import decode as video_decode
 
 
 def define_flags() -> None:

@@ -2,7 +2,7 @@
 
 A video is decoded once (PyAV, at `preprocessing.fps`, short side resized),
 `eval_num_clips` clips are spread uniformly over it (data/clip_sampling.py)
-and each is cut into the `eval_crop` crops (data/clip_crops.py): clips x
+and each is cut into the `eval_crop` crops (data/augment.py): clips x
 crops views, normalised as the weights' `Preprocessing` says. Used by
 `predict` and `extract_features`.
 """
@@ -13,10 +13,11 @@ import dataclasses
 import cv2
 import numpy as np
 
-from video_flax.data import clip_crops
+from video_flax.data import augment
 from video_flax.data import clip_sampling
-from video_flax.data import optical_flow
-from video_flax.data import video_decode
+from video_flax.data import flow_codec
+from video_flax.data.prepare import decode as video_decode
+from video_flax.data.prepare import flow as optical_flow
 from video_flax.weights import Preprocessing
 
 
@@ -48,13 +49,13 @@ def normalize(frames: np.ndarray, pre: Preprocessing) -> np.ndarray:
 def scale_flow(flow: np.ndarray, pre: Preprocessing) -> np.ndarray:
   """TV-L1 flow in [-1, 1] (= +-20 px) -> pre.flow_scale's clip and range."""
   scale = pre.flow_scale or {}
-  clip_px = float(scale.get("clip_px", optical_flow.FLOW_BOUND))
+  clip_px = float(scale.get("clip_px", flow_codec.FLOW_BOUND))
   lo, hi = scale.get("range", (-1.0, 1.0))
-  if clip_px > optical_flow.FLOW_BOUND:
+  if clip_px > flow_codec.FLOW_BOUND:
     raise ValueError(f"flow_scale clip_px={clip_px} exceeds the "
-                     f"{optical_flow.FLOW_BOUND} px this project's TV-L1 "
+                     f"{flow_codec.FLOW_BOUND} px this project's TV-L1 "
                      "flow is clipped to")
-  unit = np.clip(flow * optical_flow.FLOW_BOUND, -clip_px, clip_px) / clip_px
+  unit = np.clip(flow * flow_codec.FLOW_BOUND, -clip_px, clip_px) / clip_px
   return (lo + (hi - lo) * (unit + 1) / 2).astype(np.float32)
 
 
@@ -69,7 +70,7 @@ def sample_views(path: str, pre: Preprocessing) -> Views:
   """Decodes `path` and cuts its test views.
 
   Raises:
-    data.video_decode.VideoDecodeError naming the file and the reason.
+    data.prepare.decode.VideoDecodeError naming the file and the reason.
   """
   video_decode.check_extension(path)
   decoded = video_decode.decode_video(path, fps=pre.fps,
@@ -78,9 +79,9 @@ def sample_views(path: str, pre: Preprocessing) -> Views:
   spec = clip_sampling.ClipSpec(pre.num_frames, pre.frame_stride)
   clips = clip_sampling.view_clips(spec, len(frames), decoded.fps,
                                    pre.eval_num_clips)
-  boxes = clip_crops.view_crop_boxes(*frames.shape[1:3], pre.eval_crop)
-  size = clip_crops.eval_output_size(pre.crop_size, pre.eval_crop)
-  rgb = np.stack([clip_crops.crop_resize(frames[c.rgb], box, size)
+  boxes = augment.view_crop_boxes(*frames.shape[1:3], pre.eval_crop)
+  size = augment.eval_output_size(pre.crop_size, pre.eval_crop)
+  rgb = np.stack([augment.crop_resize(frames[c.rgb], box, size)
                   for c in clips for box in boxes])
   inputs = {}
   if "video" in pre.input_keys:
@@ -88,6 +89,6 @@ def sample_views(path: str, pre: Preprocessing) -> Views:
   if "flow" in pre.input_keys:
     flows = [_clip_flow(frames, c.rgb) for c in clips]
     inputs["flow"] = scale_flow(np.stack(
-        [clip_crops.crop_resize_flow(f, box, size)
+        [augment.crop_resize_flow(f, box, size)
          for f in flows for box in boxes]), pre)
   return Views(inputs=inputs, frames=rgb, clips=len(clips))
