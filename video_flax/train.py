@@ -28,6 +28,7 @@ import orbax.checkpoint as ocp
 from video_flax import checkpointing
 from video_flax import config_validation
 from video_flax import evaluate as evaluate_lib
+from video_flax import evaluation_plots
 from video_flax import metrics_logging
 from video_flax import models
 from video_flax import nonfinite
@@ -338,6 +339,7 @@ def _finish(run: _Run, state: TrainState, actions: _PeriodicActions
     with open(path + ".tmp", "w") as f:
       json.dump(nonfinite.json_safe(results), f, indent=1, allow_nan=False)
     os.replace(path + ".tmp", path)
+    evaluation_plots.write_plots(run.workdir, results)
   actions.logger.log_final(results)
   return results
 
