@@ -3,7 +3,8 @@ with OpenCV's default parameters: OpenCV's primitives exactly, flow values on
 videos written and decoded with PyAV (known translation; a rotating,
 zooming textured scene with a moving disk), and the known sub-pixel truth.
 
-All flows run at 64x80 in batches of 4 pairs: one compilation for the file.
+All default-parameter flows run at 64x80 one pair per call (the CPU
+default): one compilation of OpenCV's defaults serves the whole file.
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def test_equals_opencv_on_decoded_videos(name, tmp_path):
   frames = through_codec(scene(**SEQUENCES[name]),
                          str(tmp_path / f"{name}.mp4"))
   assert frames.shape == (PAIRS + 1, H, W, 3)
-  ours = flow.consecutive_flows(frames, batch_size=PAIRS)
+  ours = flow.consecutive_flows(frames)
   ref = benchmark_flow.opencv_flows(frames, 1)
   raw, quantised = epe(ours, ref), epe(as_stored(ours), as_stored(ref))
   print(f"{name}: mean EPE JAX vs OpenCV {raw:.4f} px, stored {quantised:.4f}"
@@ -96,7 +97,7 @@ def test_equals_opencv_on_decoded_videos(name, tmp_path):
 def test_known_subpixel_translation():
   true_step = (0.6, -0.35)
   frames = scene(true_step)
-  ours = flow.consecutive_flows(frames, batch_size=PAIRS)
+  ours = flow.consecutive_flows(frames)
   ref = benchmark_flow.opencv_flows(frames, 1)
   inner = (slice(None), slice(8, -8), slice(8, -8))  # away from the border
   truth = np.broadcast_to(np.float32(true_step), ours[inner].shape)
@@ -109,7 +110,7 @@ def test_known_subpixel_translation():
 
 def test_tvl1_flow_backends_share_the_contract():
   frames = scene((2.0, 1.0))
-  jax_flow = optical_flow.tvl1_flow(frames, backend="jax", batch_size=PAIRS)
+  jax_flow = optical_flow.tvl1_flow(frames, backend="jax")
   cv_flow = optical_flow.tvl1_flow(frames, backend="opencv")
   assert jax_flow.shape == cv_flow.shape == (PAIRS + 1, H, W, 2)
   assert jax_flow.dtype == np.float32
@@ -117,8 +118,22 @@ def test_tvl1_flow_backends_share_the_contract():
   assert epe(jax_flow * 20, cv_flow * 20) < 0.1
   np.testing.assert_allclose(np.median(jax_flow[:, 8:-8, 8:-8], axis=(0, 1, 2)),
                              [0.1, 0.05], atol=0.01)  # 2 px right, 1 px down
-  # A short video still runs in one compiled batch shape (padded).
-  three = optical_flow.tvl1_flow(frames[:3], backend="jax", batch_size=PAIRS)
-  np.testing.assert_allclose(three[:2], jax_flow[:2], atol=1e-6)
   with pytest.raises(ValueError, match="backend"):
     optical_flow.tvl1_flow(frames, backend="torch")
+
+
+def test_batches_pad_and_keep_each_pairs_result():
+  """A batch runs to its slowest pair, yet each pair gets its own result;
+  the last batch is padded (few scales and iterations: a quick compile)."""
+  params = flow.TVL1Params(num_scales=1, warps=1, inner_iterations=5,
+                           outer_iterations=2, median_filtering=1)
+  frames = np.concatenate([scene((2.0, 1.0))[:3], scene((0.0, 0.0))[:2]])
+  frames = np.ascontiguousarray(frames[:, :32, :40])
+  batched = flow.consecutive_flows(frames, batch_size=3, params=params)
+  alone = np.concatenate([flow.consecutive_flows(frames[i:i + 2], 3, params)
+                          for i in range(len(frames) - 1)])
+  assert batched.shape == (4, 32, 40, 2)
+  np.testing.assert_allclose(batched, alone, atol=1e-5)
+  assert np.abs(batched[3]).max() < 1e-3  # a static pair stays still
+  with pytest.raises(ValueError, match="batch_size"):
+    flow.consecutive_flows(frames, batch_size=-1)

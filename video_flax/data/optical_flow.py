@@ -22,7 +22,7 @@ def _cv2():
 
 
 def tvl1_flow(frames: np.ndarray, threads: int = 1, backend: str = "jax",
-              batch_size: int = 8) -> np.ndarray:
+              batch_size: int | None = None) -> np.ndarray:
   """TV-L1 flow of consecutive frames (OpenCV's DualTVL1, default params).
 
   Args:
@@ -30,7 +30,8 @@ def tvl1_flow(frames: np.ndarray, threads: int = 1, backend: str = "jax",
     threads: OpenCV threads (1 inside worker processes); opencv backend only.
     backend: "jax" (video_flax.flow, on the default JAX device, equal to
       OpenCV's within ~0.01 px) or "opencv" (cv2.optflow, the reference).
-    batch_size: frame pairs per jitted call; jax backend only.
+    batch_size: frame pairs per jitted call (None: 1 on CPU, 32 on an
+      accelerator); jax backend only.
 
   Returns:
     float32 [T, H, W, 2] in [-1, 1]: (x, y) displacement / 20, clipped;

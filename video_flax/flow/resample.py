@@ -2,11 +2,11 @@
 
 `resize_linear` is cv2.resize(INTER_LINEAR) on float32, `remap_cubic` is
 cv2.remap(INTER_CUBIC, BORDER_CONSTANT 0) (OpenCV 5 samples float maps at
-their exact position; 4.x rounded them to 1/32 px), `median_blur5` is cv2.medianBlur(ksize=5) on float32
-(replicated border), `centered_gradient` is the central difference of
-opencv_contrib's tvl1flow.cpp. All take one image [H, W]; vmap for batches.
-Index and weight tables are numpy constants built at trace time (shapes are
-static), so each op is a gather and a few multiply-adds.
+their exact position; 4.x rounded them to 1/32 px), `median_blur5` is
+cv2.medianBlur(ksize=5) on float32 (replicated border), `centered_gradient`
+the central difference of opencv_contrib's tvl1flow.cpp. They take one
+image [H, W] (remap: several sampled alike); vmap for batches. Resize index
+and weight tables are numpy constants built at trace time (static shapes).
 """
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def remap_cubic(images: jnp.ndarray, map_x: jnp.ndarray, map_y: jnp.ndarray
   cols, rows = jnp.clip(cols, 0, w - 1), jnp.clip(rows, 0, h - 1)
   inside = inside_y[..., :, None] & inside_x[..., None, :]  # [H, W, 4, 4]
   weights = jnp.where(inside, wy[..., :, None] * wx[..., None, :], 0.0)
-  taps = images.reshape(n, h * w)[:, rows[..., :, None] * w + cols[..., None, :]]
+  index = rows[..., :, None] * w + cols[..., None, :]  # [H, W, 4, 4]
+  taps = images.reshape(n, h * w)[:, index]
   return jnp.sum(jnp.sum(taps * weights, axis=-1), axis=-1)
 
 

@@ -119,9 +119,10 @@ def main(argv) -> None:
   print(f"jax / opencv 1 thread: {ours / one:.2f}x; jax / opencv all "
         f"threads: {ours / every:.2f}x")
   reference, jax_flow = outputs[list(methods)[0]], outputs[list(methods)[-1]]
-  print(f"mean EPE jax vs opencv: {end_point_error(jax_flow, reference):.4f}"
-        f" px raw, {end_point_error(as_stored(jax_flow), as_stored(reference)):.4f}"
-        f" px stored; mean |flow| {np.abs(reference).mean():.2f} px")
+  raw = end_point_error(jax_flow, reference)
+  stored = end_point_error(as_stored(jax_flow), as_stored(reference))
+  print(f"mean EPE jax vs opencv: {raw:.4f} px raw, {stored:.4f} px stored; "
+        f"mean |flow| {np.abs(reference).mean():.2f} px")
 
 
 if __name__ == "__main__":
