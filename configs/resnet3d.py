@@ -5,6 +5,10 @@ ResNeXt-3D and S3D-style separable convs (video_flax/models/resnet3d.py).
   python -m video_flax.main --config=configs/resnet3d.py:r2plus1d_18
   python -m video_flax.main --config=configs/resnet3d.py \
       --config.model.name=mc3_18                          # tiny MC3
+  python -m video_flax.main --config=configs/resnet3d.py:r2plus1d_18,stage=fixed,init_from=DIR
+
+The argument: one preset and options (base_config.OPTIONS: stage=,
+init_from=), comma-separated.
 
 Presets:
   tiny (default): R3D-18's torchvision layout cut to one simple block per
@@ -21,67 +25,58 @@ Presets:
     8x224x224 or 32x224x224, CSN layout (r3d_26..152, gc_r3d_*, p3d_*,
       s3d_sep_*, resnext3d_*, r2plus1d_50.., r3d_18_csn and the ir/ip-CSNs of
       depth 18-34 the paper ablates): 8 or 32 frames 2 apart at 30 fps.
-    Both train with csn.py's recipe (base_config.set_csn_kinetics_schedule).
+    Both train with csn.py's recipe (base_config.CSN_RECIPE).
   ir/ip-CSN 50-152 and the tiny CSNs are configs/csn.py's presets.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import ml_collections
 
 from video_flax import base_config
 from video_flax.models import resnet3d
 
+Preset = base_config.Preset
+
 _SERVED_BY_CSN_CONFIG = frozenset(
     f"{kind}_csn_{depth}" for kind in ("ir", "ip")
     for depth in (50, 101, 152, "tiny"))
-# Clip (T, H, W) -> (clip_sampling preset, frame stride, scale jitter).
-_CLIPS = {(16, 112, 112): ("c3d", 1, (128, 128)),
-          (8, 224, 224): ("csn_8x2", 2, (256, 320)),
-          (32, 224, 224): ("csn_32x2", 2, (256, 320))}
-PAPER_PRESETS = tuple(sorted(
-    name for name, shape in resnet3d.REFERENCE_SHAPES.items()
-    if name not in _SERVED_BY_CSN_CONFIG and shape in _CLIPS))
-PRESETS = ("tiny", "frame2d_tiny", *PAPER_PRESETS)
+# Reference clip (T, H, W) -> its Kinetics clip.
+_CLIPS = {
+    (16, 112, 112): base_config.Kinetics(
+        clip_sampling="c3d", num_frames=16, crop_size=112,
+        scale_jitter=(128, 128), recipe=base_config.CSN_RECIPE),
+    (8, 224, 224): dataclasses.replace(
+        base_config.CSN_32X2, clip_sampling="csn_8x2", num_frames=8),
+    (32, 224, 224): base_config.CSN_32X2,
+}
+# The R(2+1)D paper tests 10 clips (the c3d preset's default is 15) and
+# torchvision's weights expect its Kinetics mean / std.
+_TORCHVISION_LAYOUT = {"dataset.eval_num_clips": 10,
+                       "dataset.normalization": "kinetics"}
 
 
-def _tiny(config: ml_collections.ConfigDict) -> None:
-  config.model.name = "r3d_18"
-  config.model.stage_sizes = (1, 1, 1, 1)
-  config.model.widths = (16, 32, 64, 128)
-  config.model.stem_features = 16
-
-
-def _kinetics(config: ml_collections.ConfigDict, name: str) -> None:
+def _kinetics(name: str) -> Preset:
   frames, size, _ = resnet3d.REFERENCE_SHAPES[name]
-  sampling, stride, jitter = _CLIPS[(frames, size, size)]
   torchvision_layout = size == 112
-  config.model.name = name
-  config.model.dropout_rate = 0.0 if torchvision_layout else 0.2
-  config.dataset.name = "kinetics"
-  config.dataset.num_frames = frames
-  config.dataset.frame_stride = stride
-  config.dataset.crop_size = size
-  config.dataset.clip_sampling = sampling
-  config.dataset.scale_jitter = jitter
-  config.dataset.eval_split = "val"
-  if torchvision_layout:
-    # The R(2+1)D paper tests 10 clips (the c3d preset's default is 15) and
-    # torchvision's weights expect its Kinetics mean / std.
-    config.dataset.eval_num_clips = 10
-    config.dataset.normalization = "kinetics"
-  base_config.set_csn_kinetics_schedule(config)
+  return Preset(model=name, dropout_rate=0.0 if torchvision_layout else 0.2,
+                kinetics=_CLIPS[(frames, size, size)],
+                overrides=_TORCHVISION_LAYOUT if torchvision_layout else {})
 
 
-def get_config(preset: str = "tiny") -> ml_collections.ConfigDict:
-  """Returns the config of `preset` (the text after `resnet3d.py:`)."""
-  config = base_config.get_base_config()
-  if preset == "tiny":
-    _tiny(config)
-  elif preset == "frame2d_tiny":
-    config.model.name = "frame2d_tiny"
-  elif preset in PAPER_PRESETS:
-    _kinetics(config, preset)
-  else:
-    raise ValueError(f"Unknown resnet3d preset {preset!r}; known: "
-                     f"{', '.join(PRESETS)}")
-  return config
+PRESETS = {
+    # R3D-18's layout cut to one block per stage of 16-128 channels.
+    "tiny": Preset(model="r3d_18", overrides={
+        "model.stage_sizes": (1, 1, 1, 1), "model.widths": (16, 32, 64, 128),
+        "model.stem_features": 16}),
+    "frame2d_tiny": Preset(model="frame2d_tiny"),
+    **{name: _kinetics(name)
+       for name, (t, h, w) in sorted(resnet3d.REFERENCE_SHAPES.items())
+       if name not in _SERVED_BY_CSN_CONFIG and (t, h, w) in _CLIPS},
+}
+
+
+def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
+  """The config of `arg` (the text after `resnet3d.py:`)."""
+  return base_config.config_from_arg(arg, PRESETS, "tiny", "resnet3d")

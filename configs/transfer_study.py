@@ -2,6 +2,9 @@
 
   python -m launch.transfer_study --config=configs/transfer_study.py:miniature --out=DIR
 
+The argument names one preset (as the trainer's config files do, through
+base_config.parse_arg; a study takes no options).
+
 Presets:
   miniature (default): ir_csn_tiny and i3d_rgb_tiny pretrained on the
     synthetic `pretrain` set (32 motion classes, Kinetics' role), then
@@ -35,9 +38,6 @@ import ml_collections
 
 from video_flax import base_config
 
-PRESETS = ("miniature", "smoke", "kinetics_ucf_hmdb")
-
-
 def _architecture(model_name: str, *, dropout_rate: float = 0.0,
                   num_frames: int = 8, frame_stride: int = 1,
                   crop_size: int = 32, clip_sampling: str = "",
@@ -57,7 +57,7 @@ def _dataset(name: str, *, variant: str = "default", data_dir: str = "",
       eval_split=eval_split, folds=folds))
 
 
-def _schedule(num_steps: int, learning_rate: float, warmup_steps: int,
+def _schedule(*, num_steps: int, learning_rate: float, warmup_steps: int,
               backbone_lr_multiplier: float = 1.0
               ) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
@@ -82,11 +82,15 @@ def _miniature() -> ml_collections.ConfigDict:
       for key in ("pretrain", "target_a", "target_b")})
   # Step counts from measured step times (docs/transfer_study.md): ~35 min.
   config.schedules = ml_collections.ConfigDict({
-      "pretrain": _schedule(3000, 0.2, 100),
-      "scratch": _schedule(500, 0.2, 50),
-      "fixed": _schedule(500, 0.2, 50),
+      "pretrain": _schedule(num_steps=3000, learning_rate=0.2,
+                            warmup_steps=100),
+      "scratch": _schedule(num_steps=500, learning_rate=0.2,
+                           warmup_steps=50),
+      "fixed": _schedule(num_steps=500, learning_rate=0.2,
+                         warmup_steps=50),
       # A lower rate keeps the pretrained features (the paper's Full-FT).
-      "finetune": _schedule(500, 0.05, 50)})
+      "finetune": _schedule(num_steps=500, learning_rate=0.05,
+                            warmup_steps=50)})
   return config
 
 
@@ -106,7 +110,8 @@ def _smoke() -> ml_collections.ConfigDict:
   trainer.eval.batch_size = 12
   trainer.eval.precise_bn_batches = 1
   for stage in config.schedules:
-    config.schedules[stage] = _schedule(2, 0.1, 1)
+    config.schedules[stage] = _schedule(num_steps=2, learning_rate=0.1,
+                                        warmup_steps=1)
   return config
 
 
@@ -137,18 +142,23 @@ def _kinetics_ucf_hmdb() -> ml_collections.ConfigDict:
       "hmdb51": _dataset("hmdb51", folds=(1,))})
   # Quo Vadis: SGD 0.1 for ~110k steps on Kinetics, up to 5k on the targets.
   config.schedules = ml_collections.ConfigDict({
-      "pretrain": _schedule(110_000, 0.1, 2_000),
-      "scratch": _schedule(5_000, 0.1, 250),
-      "fixed": _schedule(5_000, 0.1, 250),
-      "finetune": _schedule(5_000, 0.01, 250)})
+      "pretrain": _schedule(num_steps=110_000, learning_rate=0.1,
+                            warmup_steps=2_000),
+      "scratch": _schedule(num_steps=5_000, learning_rate=0.1,
+                           warmup_steps=250),
+      "fixed": _schedule(num_steps=5_000, learning_rate=0.1,
+                         warmup_steps=250),
+      "finetune": _schedule(num_steps=5_000, learning_rate=0.01,
+                            warmup_steps=250)})
   return config
 
 
-def get_config(preset: str = "miniature") -> ml_collections.ConfigDict:
-  """The study config of `preset` (the text after `transfer_study.py:`)."""
-  builders = {"miniature": _miniature, "smoke": _smoke,
-              "kinetics_ucf_hmdb": _kinetics_ucf_hmdb}
-  if preset not in builders:
-    raise ValueError(f"Unknown transfer_study preset {preset!r}; known: "
-                     f"{', '.join(PRESETS)}")
-  return builders[preset]()
+PRESETS = {"miniature": _miniature, "smoke": _smoke,
+           "kinetics_ucf_hmdb": _kinetics_ucf_hmdb}
+
+
+def get_config(arg: str = "miniature") -> ml_collections.ConfigDict:
+  """The study config of `arg` (the text after `transfer_study.py:`)."""
+  name, _ = base_config.parse_arg(arg, PRESETS, "miniature", options={},
+                                  what="transfer_study")
+  return PRESETS[name]()

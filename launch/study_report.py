@@ -11,7 +11,7 @@ import csv
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -70,15 +70,15 @@ def read_row(cell: study_plan.Cell, out: str, planned_steps: int
              num_classes=len(metrics["per_class_accuracy"]))
 
 
-def write_csv(rows: Sequence[Row], path: str) -> None:
-  """One line per finished cell; fold and wall_s empty where unknown."""
+def write_csv(records: Sequence[Mapping[str, object]], path: str,
+              columns: Sequence[str] = CSV_COLUMNS) -> None:
+  """One line per record (a finished cell); None is written empty."""
   with open(path, "w", newline="") as f:
     writer = csv.writer(f)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-      values = dataclasses.asdict(row)
+    writer.writerow(columns)
+    for values in records:
       writer.writerow(["" if values[c] is None else values[c]
-                       for c in CSV_COLUMNS])
+                       for c in columns])
 
 
 def _mean_top1(rows: Sequence[Row], arch: str, target: str, stage: str

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from video_flax.data import video_encode
+from video_flax.data.prepare import video_writer
 
 
 def counter_frames(num_frames: int, height: int = 48, width: int = 64,
@@ -71,7 +71,7 @@ def write_ucf101(root: str, classes=("ApplyEyeMakeup", "Basketball",
     os.makedirs(folder)
     for group, codec in ((1, "mjpeg"), (8, "mpeg4"), (9, "mpeg4")):
       name = f"v_{c}_g{group:02d}_c01.avi"
-      video_encode.write_video(os.path.join(folder, name),
+      video_writer.write_video(os.path.join(folder, name),
                                counter_frames(num_frames, seed=label * 10 + group),
                                25, codec)
       if group == 1:
@@ -106,14 +106,14 @@ def write_hmdb51(root: str, classes=("brush_hair", "cartwheel"),
     lines = []
     for k, code in enumerate((1, 1, 2, 0)):
       name = f"{c}_video_{k}_f_cm_np1_ri_med_{k}.avi"
-      video_encode.write_video(os.path.join(folder, name),
+      video_writer.write_video(os.path.join(folder, name),
                                counter_frames(num_frames, seed=100 + label * 10 + k),
                                30, "mpeg4" if k % 2 else "mjpeg")
       lines.append(f"{name} {code} \n")
     with open(os.path.join(splits, f"{c}_test_split1.txt"), "w") as f:
       f.writelines(lines)
   short = f"{classes[1]}_too_short.avi"
-  video_encode.write_video(os.path.join(root, "hmdb51_org", classes[1], short),
+  video_writer.write_video(os.path.join(root, "hmdb51_org", classes[1], short),
                            counter_frames(3), 30, "mjpeg")
   with open(os.path.join(splits, f"{classes[1]}_test_split1.txt"), "a") as f:
     f.write(f"{short} 1\n")
@@ -134,7 +134,7 @@ def write_kinetics(root: str, classes=("abseiling", "air drumming",
       rows.append((c, youtube_id, start, start + 10, "train"))
       folder = os.path.join(root, "train", c)
       os.makedirs(folder, exist_ok=True)
-      video_encode.write_video(
+      video_writer.write_video(
           os.path.join(folder, f"{youtube_id}_{start:06d}_{start + 10:06d}.mp4"),
           counter_frames(num_frames, seed=200 + label * 10 + k), 25, "h264")
   val = os.path.join(root, "val")
@@ -143,12 +143,12 @@ def write_kinetics(root: str, classes=("abseiling", "air drumming",
       classes, (".mp4", ".webm", ".mkv"), ("mpeg4", "libvpx", "h264"))):
     youtube_id = f"val{label}YYYYYYY"
     rows.append((c, youtube_id, 5, 15, "val"))
-    video_encode.write_video(
+    video_writer.write_video(
         os.path.join(val, f"{youtube_id}_{5:06d}_{15:06d}{ext}"),
         counter_frames(num_frames, seed=300 + label), 30, codec)
   # An untrimmed download: the CSV's segment [1 s, 2 s) is cut at prepare time.
   rows.append((classes[0], "untrimmedAA", 1, 2, "val"))
-  video_encode.write_video(os.path.join(val, "untrimmedAA.mp4"),
+  video_writer.write_video(os.path.join(val, "untrimmedAA.mp4"),
                            counter_frames(50, seed=400), 25, "h264")
   good = os.path.join(val, f"val0YYYYYYY_{5:06d}_{15:06d}.mp4")
   bad = {}

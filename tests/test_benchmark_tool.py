@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import pytest
 
 from video_flax import models
+from video_flax.models import model_size
 from video_flax.tools import benchmark
-from video_flax.tools import flops
 
 
 def test_benchmark_times_the_model_in_the_asked_dtype(monkeypatch):
@@ -22,7 +22,8 @@ def test_benchmark_times_the_model_in_the_asked_dtype(monkeypatch):
                           num_classes=3, iters=1, dtype="bfloat16")
   # MACs are counted on the float32 model; the timed one computes in bf16.
   assert built == [None, jnp.bfloat16]
-  macs = flops.count_macs(build("c3d_bn_tiny", 3), (4, 16, 16), batch_size=1)
+  macs = model_size.count_macs(build("c3d_bn_tiny", 3), (4, 16, 16),
+                               batch_size=1)
   assert r["gmacs_per_clip"] == pytest.approx(macs / 1e9)
   for key in ("forward_clips_per_s", "train_clips_per_s"):
     assert r[key] > 0

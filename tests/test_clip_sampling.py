@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from video_flax.data import clip_crops
+from video_flax import multiview
+from video_flax.data import augment
 from video_flax.data import clip_sampling as cs
-from video_flax.data import multiview
 
 # Quo Vadis Table 1 (frames, seconds) and the CSN paper: (train rgb, train
 # flow, train seconds, test rgb, test flow).
@@ -84,33 +84,33 @@ def test_view_clips_are_evenly_spaced_and_central_when_single():
 def test_crop_boxes():
   rng = np.random.default_rng(0)
   for _ in range(50):
-    box = clip_crops.random_crop_box(240, 320, 224, (256, 320), rng)
+    box = augment.random_crop_box(240, 320, 224, (256, 320), rng)
     # A 224 crop after resizing the short side to 256..320 px.
     assert 168 <= box.height == box.width <= 210
     assert 0 <= box.top <= 240 - box.height and 0 <= box.left <= 320 - box.width
-  three = clip_crops.view_crop_boxes(240, 320, "three")
+  three = augment.view_crop_boxes(240, 320, "three")
   assert [(b.left, b.top, b.height) for b in three] == [(0, 0, 240), (40, 0, 240),
                                                         (80, 0, 240)]
-  tall = clip_crops.view_crop_boxes(320, 240, "three")
+  tall = augment.view_crop_boxes(320, 240, "three")
   assert [b.top for b in tall] == [0, 40, 80]
-  assert clip_crops.eval_output_size(224, "full") == (224, 299)
+  assert augment.eval_output_size(224, "full") == (224, 299)
 
 
 def test_normalizations():
   x = np.array([0, 255, 51], np.uint8).reshape(1, 1, 1, 3)
-  np.testing.assert_allclose(clip_crops.normalize(x, "minus_one_one"),
+  np.testing.assert_allclose(augment.normalize(x, "minus_one_one"),
                              [[[[-1, 1, -0.6]]]], atol=1e-6)
   frames = np.random.default_rng(0).integers(0, 256, (3, 4, 5, 3), np.uint8)
-  mean, std = (np.array(v) for v in clip_crops.NORMALIZATIONS["kinetics"])
+  mean, std = (np.array(v) for v in augment.NORMALIZATIONS["kinetics"])
   expected = (frames / 255 - mean) / std
-  np.testing.assert_allclose(clip_crops.normalize(frames, "kinetics"),
+  np.testing.assert_allclose(augment.normalize(frames, "kinetics"),
                              expected, rtol=1e-5)
   # BGR input (OpenCV's order) and mirroring, fused into the same pass.
   np.testing.assert_allclose(
-      clip_crops.normalize(frames[..., ::-1], "kinetics", flip=True, bgr=True),
+      augment.normalize(frames[..., ::-1], "kinetics", flip=True, bgr=True),
       expected[:, :, ::-1], rtol=1e-5)
   with pytest.raises(ValueError, match="Unknown normalization"):
-    clip_crops.normalize(frames, "zscore")
+    augment.normalize(frames, "zscore")
 
 
 def test_multiview_metrics_match_a_loop():

@@ -1,4 +1,5 @@
-"""Every preset of every file in configs/, loaded as `main` loads it.
+"""Every preset (each file's PRESETS) of every file in configs/, loaded as `main`
+loads it.
 
 Each preset validates, names a registered model whose inputs the dataset
 provides, and describes a clip its sampling preset and data can give; every
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import glob
+import importlib
 import math
 import os
+import re
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +25,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
+from configs import quo_vadis as quo_vadis_configs
 from conftest import REPO_ROOT
 from video_flax import base_config
 from video_flax import config_validation
@@ -32,11 +36,11 @@ from video_flax import sharding
 from video_flax import train
 from video_flax.data import clip_sampling
 from video_flax.data import real_video
-from video_flax.data import synthetic
-from video_flax.data import DATASETS
+from video_flax.data import dataset_api
+from video_flax.data.synthetic import motions
 
 # Configs of other programs than video_flax.main, tested with them.
-NOT_TRAINER_CONFIGS = ("configs/transfer_study.py",)
+NOT_TRAINER_CONFIGS = ("configs/transfer_study.py", "configs/__init__.py")
 CONFIG_FILES = sorted(
     path for path in (os.path.relpath(p, REPO_ROOT) for p in glob.glob(
         os.path.join(REPO_ROOT, "configs", "*.py")))
@@ -54,18 +58,11 @@ def load(path: str, preset: str | None = None) -> ml_collections.ConfigDict:
   return holder.value
 
 
-@functools.cache
 def preset_names(path: str) -> tuple[str, ...]:
-  """The presets that an unknown preset's ValueError lists (the flag error
-  ends with the ValueError's traceback line)."""
-  try:
-    load(path, "no_such_preset")
-  except flags.IllegalFlagValueError as e:
-    message = str(e).strip().splitlines()[-1]
-    assert message.startswith("ValueError: ") and "'no_such_preset'" in message
-    assert "known: " in message, message
-    return tuple(message.rsplit("known: ", 1)[1].split(", "))
-  raise AssertionError(f"{path}:no_such_preset loaded without an error")
+  """The keys of the file's PRESETS."""
+  module = importlib.import_module(
+      "configs." + os.path.splitext(os.path.basename(path))[0])
+  return tuple(module.PRESETS)
 
 
 ALL_PRESETS = [(path, preset) for path in CONFIG_FILES
@@ -75,7 +72,7 @@ IDS = [f"{os.path.basename(p)}:{s}" for p, s in ALL_PRESETS]
 
 def dataset_keys(dataset: ml_collections.ConfigDict) -> tuple[str, ...]:
   """Input batch keys the dataset emits (`dataset.streams`)."""
-  return DATASETS[dataset.name].input_keys(dataset)
+  return dataset_api.stream_keys(dataset)
 
 
 def clip_shapes(dataset: ml_collections.ConfigDict
@@ -97,12 +94,8 @@ REAL_CLASSES = {"kinetics": 400, "ucf101": 101, "hmdb51": 51}
 
 def num_classes(config: ml_collections.ConfigDict) -> int:
   if config.dataset.name == "synthetic":
-    return len(synthetic.get_variant(config.dataset.variant).classes)
+    return len(motions.get_variant(config.dataset.variant).classes)
   return REAL_CLASSES[config.dataset.name]
-
-
-def input_keys(model) -> tuple[str, ...]:
-  return getattr(model, "input_keys", ("video",))
 
 
 def zero_batch(config: ml_collections.ConfigDict, batch: int = BATCH
@@ -123,7 +116,6 @@ def test_default_preset_is_tiny_on_synthetic_data(path):
   default = load(path)
   assert default.to_dict() == load(path, "tiny").to_dict()
   assert default.dataset.name == "synthetic"
-  assert len(set(preset_names(path))) == len(preset_names(path))
 
 
 def test_every_registered_model_has_a_preset():
@@ -132,24 +124,48 @@ def test_every_registered_model_has_a_preset():
   assert not set(models.MODELS) - named, sorted(set(models.MODELS) - named)
 
 
-def test_unknown_preset_lists_the_known_ones():
-  with pytest.raises(flags.IllegalFlagValueError,
-                     match="ValueError: Unknown quo_vadis preset 'c3d'; "
-                     "known: tiny, .*c3d_bn"):
-    load("configs/quo_vadis.py", "c3d")
+def test_preset_and_options_combine():
+  """`preset,key=value,...` as big_vision's config arguments: the options
+  set their fields on the preset's config and nothing else."""
+  config = load("configs/i3d.py", "i3d_rgb,stage=finetune,init_from=/k400")
+  assert (config.transfer.stage, config.transfer.init_from) == (
+      "finetune", "/k400")
+  reference = load("configs/i3d.py", "i3d_rgb").to_dict()
+  reference["transfer"].update(stage="finetune", init_from="/k400")
+  assert config.to_dict() == reference
+  # Options alone keep the default preset.
+  assert load("configs/csn.py", "stage=scratch").model.name == "ir_csn_tiny"
+
+
+@pytest.mark.parametrize("arg,problem", [
+    ("c3d", "unknown preset 'c3d'"),
+    ("c3d_bn,tiny", "several presets ['c3d_bn', 'tiny']"),
+    ("c3d_bn,lr=0.1", "unknown option 'lr'"),
+])
+def test_bad_argument_names_the_known_presets_and_options(arg, problem):
+  with pytest.raises(ValueError) as err:
+    base_config.parse_arg(arg, quo_vadis_configs.PRESETS, "tiny",
+                          what="quo_vadis")
+  message = str(err.value)
+  assert message.startswith(f"quo_vadis argument {arg!r}: {problem}")
+  assert "Presets: tiny, c3d_bn_tiny," in message
+  assert message.endswith("options: stage=, init_from=")
+  # The same error reaches the command line (config_flags wraps it).
+  with pytest.raises(flags.IllegalFlagValueError, match=re.escape(problem)):
+    load("configs/quo_vadis.py", arg)
 
 
 @pytest.mark.parametrize("path,preset", ALL_PRESETS, ids=IDS)
 def test_preset_is_valid_and_fits_its_data(path, preset):
   config = load(path, preset)
   config_validation.validate(config)
-  model = train.build_model(config, num_classes(config))
+  model = models.from_config(config.model, num_classes(config))
   dataset = config.dataset
   # What the model reads is exactly what the dataset is asked to emit.
-  assert set(input_keys(model)) == set(dataset_keys(dataset)), (
-      input_keys(model), dataset.name, dataset.streams)
+  assert set(models.input_keys(model)) == set(dataset_keys(dataset)), (
+      models.input_keys(model), dataset.name, dataset.streams)
   if dataset.name == "synthetic":
-    variant = synthetic.get_variant(dataset.variant)
+    variant = motions.get_variant(dataset.variant)
     assert (dataset.num_frames - 1) * dataset.frame_stride < variant.num_frames
     assert dataset.crop_size <= variant.frame_size
     return
@@ -172,8 +188,8 @@ PAPER_PRESETS = [(p, s) for p, s in ALL_PRESETS if not is_tiny(load(p, s))]
 def test_paper_preset_model_runs_on_its_clip(path, preset):
   """Traced (not compiled) at batch 1: inference logits [1, classes]."""
   config = load(path, preset)
-  model = train.build_model(config, num_classes(config))
-  x = evaluate.model_inputs(model, {
+  model = models.from_config(config.model, num_classes(config))
+  x = models.model_inputs(model, {
       k: jax.ShapeDtypeStruct((1, *s), jnp.float32)
       for k, s in clip_shapes(config.dataset).items()})
   variables = jax.eval_shape(
@@ -201,7 +217,7 @@ def _train_parts(id_: str):
   """(config, model, optimizer, train step, mesh, zero batch) of a preset."""
   config = load(*TINY[id_])
   k = num_classes(config)
-  model = train.build_model(config, k)
+  model = models.from_config(config.model, k)
   tx = optim.make_stage_optimizer(config, optim.make_schedule(config.train))
   step = functools.partial(train.train_step, model=model, tx=tx,
                            num_classes=k,
@@ -219,7 +235,7 @@ def test_tiny_preset_builds_its_train_state(id_):
       model, tx, jax.random.key(0), batch, mesh))
   logits = jax.eval_shape(
       functools.partial(model.apply, train=False),
-      evaluate.variables_of(state), evaluate.model_inputs(model, batch))
+      evaluate.variables_of(state), models.model_inputs(model, batch))
   assert logits.shape == (BATCH, num_classes(config))
 
 

@@ -11,12 +11,15 @@ import pytest
 
 from conftest import run_python
 from video_flax import base_config
+from video_flax.data import augment
+from video_flax.data import clip_sampling
+from video_flax.data import dataset_api
 from video_flax.data import pipeline
-from video_flax.data import synthetic
-from video_flax.data import synthetic_tfds
-from video_flax.data import transforms
+from video_flax.data.synthetic import dataset as synthetic_dataset
+from video_flax.data.synthetic import motions
+from video_flax.data.synthetic import render
 
-TINY = synthetic.get_variant("tiny")
+TINY = motions.get_variant("tiny")
 
 
 def tiny_config(**overrides) -> ml_collections.ConfigDict:
@@ -42,50 +45,50 @@ def assert_batches_equal(a, b) -> None:
 
 
 def test_generator_is_deterministic_in_its_seed():
-  videos, labels = synthetic.generate_split(TINY, "test")
-  again, again_labels = synthetic.generate_split(TINY, "test")
+  videos, labels = render.generate_split(TINY, "test")
+  again, again_labels = render.generate_split(TINY, "test")
   assert videos.dtype == np.uint8
   assert videos.shape == (TINY.num_clips("test"), TINY.num_frames,
                           TINY.frame_size, TINY.frame_size, 3)
   assert videos.tobytes() == again.tobytes()
   np.testing.assert_array_equal(labels, again_labels)
-  other, _ = synthetic.generate_split(dataclasses.replace(TINY, seed=99), "test")
+  other, _ = render.generate_split(dataclasses.replace(TINY, seed=99), "test")
   assert np.mean(other != videos) > 0.5
-  train, _ = synthetic.generate_split(TINY, "train")
+  train, _ = render.generate_split(TINY, "train")
   assert np.mean(train[:len(videos)] != videos) > 0.5
 
 
 def test_splits_are_balanced():
-  for split in synthetic.SPLITS:
-    _, labels = synthetic.generate_split(TINY, split)
+  for split in motions.SPLITS:
+    _, labels = render.generate_split(TINY, split)
     per_class = np.bincount(labels, minlength=len(TINY.classes))
     assert (per_class == TINY.num_clips(split) // len(TINY.classes)).all()
 
 
 def test_every_variant_is_well_formed():
-  for variant in synthetic.VARIANTS.values():
+  for variant in motions.VARIANTS.values():
     names = variant.class_names
     assert len(set(names)) == len(names), variant.name
     assert all(n.replace("_", "").isalnum() for n in names), names
-  assert len(synthetic.VARIANTS["default"].classes) >= 10
-  assert synthetic.VARIANTS["default"].num_frames >= 8
-  pretrain = set(synthetic.VARIANTS["pretrain"].classes)
+  assert len(motions.VARIANTS["default"].classes) >= 10
+  assert motions.VARIANTS["default"].num_frames >= 8
+  pretrain = set(motions.VARIANTS["pretrain"].classes)
   for target in ("target_a", "target_b"):
-    classes = synthetic.VARIANTS[target].classes
+    classes = motions.VARIANTS[target].classes
     assert len(classes) < len(pretrain)
     assert not pretrain & set(classes), f"{target} reuses pretrain motions"
 
 
 def _appearance(n: int, seed: int = 0) -> dict[str, np.ndarray]:
   rng = np.random.default_rng(seed)
-  return synthetic._draw_appearance(rng, n, TINY.frame_size)  # pylint: disable=protected-access
+  return render._draw_appearance(rng, n, TINY.frame_size)  # pylint: disable=protected-access
 
 
 def test_first_frame_is_identical_across_classes_and_motion_follows():
   n, classes = 16, TINY.classes
   appearance = _appearance(n)
   clips = np.stack([
-      synthetic.render(np.full(n, k), appearance, classes, TINY.num_frames,
+      render.render(np.full(n, k), appearance, classes, TINY.num_frames,
                        TINY.frame_size) for k in range(len(classes))])
   # Same appearance, any label: frame 0 is bit-identical.
   assert (clips[:, :, 0] == clips[:1, :, 0]).all()
@@ -108,7 +111,7 @@ def test_trajectories_match_class_names():
   by_name = {m.name: i for i, m in enumerate(TINY.classes)}
 
   def track(name):
-    return synthetic.trajectories(np.full(n, by_name[name]), appearance,
+    return render.trajectories(np.full(n, by_name[name]), appearance,
                                   TINY.classes, frames, size)
 
   for name, axis, sign in (("right", 0, 1), ("left", 0, -1), ("up", 1, -1),
@@ -175,7 +178,7 @@ def test_stored_flow_is_the_motion_of_the_pixels(region, zero, wrong):
   """Warping frame t+1 back by the generator's flow reproduces frame t far
   better than no flow, and better than the flow scaled or turned by a little:
   the flow's size, direction and sense (spins included) are right."""
-  chunk = next(synthetic.generate_chunks(synthetic.get_variant("default"),
+  chunk = next(render.generate_chunks(motions.get_variant("default"),
                                          "test"))
   video, flow = chunk["video"][:24], chunk["flow"][:24]
   assert flow.shape == (*video.shape[:-1], 2) and flow.dtype == np.float32
@@ -194,10 +197,10 @@ def test_flow_of_spins_and_translations():
   appearance = _appearance(n, seed=3)
   by_name = {m.name: i for i, m in enumerate(TINY.classes)}
   appearance["bg_velocity"][:] = 0
-  centres, _ = synthetic.trajectories(np.zeros(n, int), appearance,
+  centres, _ = render.trajectories(np.zeros(n, int), appearance,
                                       TINY.classes, TINY.num_frames, size)
   for sense, sign in (("cw", 1), ("ccw", -1)):
-    flow = synthetic.render_flow(np.full(n, by_name[f"spin_{sense}"]),
+    flow = render.render_flow(np.full(n, by_name[f"spin_{sense}"]),
                                  appearance, TINY.classes, TINY.num_frames,
                                  size)
     for i in range(n):
@@ -208,7 +211,7 @@ def test_flow_of_spins_and_translations():
       # A point right of the centre moves down when turning clockwise.
       assert sign * f[y, (x + 3) % size, 1] > 0.5
       assert sign * f[(y + 3) % size, x, 0] < -0.5
-  right = synthetic.render_flow(np.full(n, by_name["right"]), appearance,
+  right = render.render_flow(np.full(n, by_name["right"]), appearance,
                                 TINY.classes, TINY.num_frames, size)
   # Inside: the shape's velocity (speed x the clip's pace); at its edge a
   # blend with the still background; y is 0 everywhere.
@@ -247,11 +250,11 @@ def _probe_accuracy(train_x, train_y, test_x, test_y, num_classes) -> float:
 
 
 def test_a_single_frame_carries_no_label_information():
-  variant = dataclasses.replace(synthetic.get_variant("default"),
+  variant = dataclasses.replace(motions.get_variant("default"),
                                 train_per_class=40, test_per_class=30, seed=7)
   k = len(variant.classes)
-  train_v, train_y = synthetic.generate_split(variant, "train")
-  test_v, test_y = synthetic.generate_split(variant, "test")
+  train_v, train_y = render.generate_split(variant, "train")
+  test_v, test_y = render.generate_split(variant, "test")
   middle = variant.num_frames // 2
 
   def probe(frame_of):
@@ -273,19 +276,20 @@ def test_tfds_writes_and_reads_array_record_without_tensorflow(tmp_path):
   code = f"""
 import sys
 import numpy as np
-from video_flax.data import synthetic, synthetic_tfds
-builder = synthetic_tfds.load_builder({str(tmp_path)!r}, "tiny")
+from video_flax.data.synthetic import motions, render, tfds_builder
+builder = tfds_builder.load_builder({str(tmp_path)!r}, "tiny")
 assert builder.info.file_format.value == "array_record", builder.info.file_format
-variant = synthetic.get_variant("tiny")
-for split in synthetic.SPLITS:
+variant = motions.get_variant("tiny")
+for split in motions.SPLITS:
   source = builder.as_data_source(split)
-  videos, labels = synthetic.generate_split(variant, split)
+  videos, labels = render.generate_split(variant, split)
   assert len(source) == len(labels)
   for i in (0, len(labels) - 1):
     assert source[i]["video"].tobytes() == videos[i].tobytes()
     assert source[i]["label"] == labels[i]
 assert builder.info.features["label"].names == list(variant.class_names)
-again = synthetic_tfds.VideoFlaxSynthetic(config="tiny", data_dir={str(tmp_path)!r})
+again = tfds_builder.VideoFlaxSynthetic(config="tiny",
+                                        data_dir={str(tmp_path)!r})
 assert again.is_prepared()
 assert "tensorflow" not in sys.modules, "tensorflow was imported"
 print("ok")
@@ -300,8 +304,8 @@ def test_stored_records_match_the_generator():
   # Catches a generator change without a VERSION bump in a cached data_dir.
   cfg = tiny_config()
   source = pipeline.get_dataset("synthetic").source(cfg, "test")
-  videos, labels = synthetic.generate_split(TINY, "test")
-  flows = np.concatenate([c["flow"] for c in synthetic.generate_chunks(
+  videos, labels = render.generate_split(TINY, "test")
+  flows = np.concatenate([c["flow"] for c in render.generate_chunks(
       TINY, "test")])
   for i in range(len(source)):
     assert source[i]["video"].tobytes() == videos[i].tobytes(), i
@@ -358,7 +362,7 @@ def test_flow_batches_are_cut_like_the_video(streams):
   source = pipeline.get_dataset("synthetic").source(cfg, "train")
   records = [source[i] for i in range(len(source))]
   batch = next(pipeline.make_train_iterator(cfg, global_batch_size=4, seed=0))
-  assert set(batch) == {*synthetic_tfds.input_keys(cfg), "label"}
+  assert set(batch) == {*dataset_api.stream_keys(cfg), "label"}
   assert batch["flow"].shape == (4, 3, 24, 24, 2)
   assert batch["flow"].dtype == np.float32
   if streams == "rgb+flow":
@@ -380,7 +384,7 @@ def _record_ids(videos: np.ndarray, stored: np.ndarray) -> list[int]:
 
 def test_each_epoch_is_a_new_permutation_of_the_split():
   cfg = tiny_config(crop_size=TINY.frame_size)  # no crop: clips identifiable
-  stored, _ = synthetic.generate_split(TINY, "train")
+  stored, _ = render.generate_split(TINY, "train")
   n = len(stored)
   batches = take(pipeline.make_train_iterator(cfg, global_batch_size=n // 3,
                                               seed=0), 6)
@@ -396,8 +400,8 @@ def test_random_crops_vary_and_stay_inside_the_frame():
   stored = record["video"]
   offsets = set()
   for seed in range(30):
-    example = synthetic_tfds.train_example(cfg, record,
-                                           np.random.default_rng(seed))
+    example = synthetic_dataset.train_example(cfg, record,
+                                              np.random.default_rng(seed))
     assert example["video"].shape == (4, 32, 32, 3)
     video = np.rint((example["video"] + 1) * 127.5).astype(np.uint8)
     found = [(t, y, x) for t in range(2) for y in range(9) for x in range(9)
@@ -473,7 +477,7 @@ def test_worker_processes_give_the_same_batches():
 def test_eval_counts_every_clip_once_across_processes():
   cfg = tiny_config()
   n = TINY.num_clips("test")  # 36: not a multiple of the global batch
-  stored, labels = synthetic.generate_split(TINY, "test")
+  stored, labels = render.generate_split(TINY, "test")
   seen = []
   for p in range(2):
     batches = list(pipeline.make_eval_iterator(
@@ -528,39 +532,65 @@ def test_bad_batch_and_process_arguments_are_named():
                                 process_index=2, process_count=2)
 
 
-# Transforms --------------------------------------------------------------
+# Augmentation --------------------------------------------------------------
 
 
-def test_transforms():
+def test_window_crop_and_normalisation():
   video = np.arange(6 * 5 * 7 * 3, dtype=np.uint8).reshape(6, 5, 7, 3)
-  np.testing.assert_array_equal(transforms.frame_indices(6, 2, 2, None), [1, 3])
-  np.testing.assert_array_equal(transforms.crop(video, 3, None),
+  np.testing.assert_array_equal(
+      clip_sampling.window_indices(6, 2, 2, None), [1, 3])
+  box = augment.center_crop_box(5, 7, 3)
+  np.testing.assert_array_equal(augment.crop_resize(video, box, (3, 3)),
                                 video[:, 1:4, 2:5])
-  np.testing.assert_allclose(transforms.normalize(np.array([0, 255], np.uint8)),
-                             [-1, 1])
+  ends = np.array([0, 255], np.uint8).reshape(1, 1, 2, 1)
+  np.testing.assert_array_equal(
+      augment.normalize(ends, augment.BYTES_TO_UNIT)[0, 0, :, 0], [-1, 1])
   with pytest.raises(ValueError, match="spans 7 frames"):
-    transforms.frame_indices(6, 4, 2, None)
+    clip_sampling.window_indices(6, 4, 2, None)
+  with pytest.raises(ValueError, match="crop_size=6"):
+    augment.center_crop_box(5, 7, 6)
+
+
+def test_bytes_to_unit_is_minus_one_one_up_to_rounding():
+  """The synthetic set's byte mapping (float32 arithmetic) and the real
+  sets' 'minus_one_one' table (float64) agree to float32 rounding at 1
+  (2**-23), and the first is exactly x * (1 / 127.5) - 1 in float32 on any
+  number of channels."""
+  v = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
+  exact = v.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1)
+  for channels in (1, 2, 3):
+    out = augment.normalize(np.repeat(v, channels, -1), augment.BYTES_TO_UNIT)
+    np.testing.assert_array_equal(out, np.repeat(exact, channels, -1))
+  rgb = np.repeat(v, 3, -1)
+  np.testing.assert_allclose(augment.normalize(rgb, augment.BYTES_TO_UNIT),
+                             augment.normalize(rgb, "minus_one_one"),
+                             rtol=0, atol=2**-23)
 
 
 def test_video_and_flow_get_the_same_window_and_flip():
-  """train_clips cuts video and flow alike; a flip mirrors both and negates
+  """cut_clip cuts video and flow alike; a flip mirrors both and negates
   the flow's x (a rightward motion becomes a leftward one)."""
   rng = np.random.default_rng(0)
-  video = rng.integers(0, 256, (6, 9, 11, 3), dtype=np.uint8)
+  video = rng.integers(0, 256, (2, 9, 11, 3), dtype=np.uint8)
   # The flow of each pixel encodes its (t, y, x) position, to find the window.
-  t, y, x = np.meshgrid(np.arange(6), np.arange(9), np.arange(11),
+  t, y, x = np.meshgrid(np.arange(2), np.arange(9), np.arange(11),
                         indexing="ij")
   flow = np.stack([x * 20 + t, y * 20 + t], -1).astype(np.uint8)
   video[..., 0] = flow[..., 0]  # the same marks in the video's red channel
+  flow = augment.normalize(flow, augment.BYTES_TO_UNIT)
   flips = set()
   for seed in range(30):
-    out = transforms.train_clips({"video": video, "flow": flow}, num_frames=2,
-                                 stride=2, crop_size=5, flip=True,
-                                 rng=np.random.default_rng(seed))
+    seeded = np.random.default_rng(seed)
+    box = augment.random_crop_box(9, 11, 5, None, seeded)
+    flip = bool(seeded.integers(0, 2))
+    out = augment.cut_clip(box, (5, 5), flip=flip,
+                           normalization=augment.BYTES_TO_UNIT, video=video,
+                           flow=flow)
     assert out["video"].shape == (2, 5, 5, 3) and out["flow"].shape == (
         2, 5, 5, 2)
     red = out["video"][..., 0]
     flipped = bool(red[0, 0, 0] > red[0, 0, -1])
+    assert flipped == flip
     flips.add(flipped)
     if flipped:  # decoded x is negated: -(x / 127.5 - 1)
       np.testing.assert_allclose(out["flow"][..., 0], -red, atol=1e-6)
@@ -569,7 +599,3 @@ def test_video_and_flow_get_the_same_window_and_flip():
     # y is never negated and rows come from the same window.
     assert np.all(np.diff(out["flow"][..., 1], axis=1) > 0)
   assert flips == {True, False}
-  with pytest.raises(ValueError, match="differ in"):
-    transforms.train_clips({"video": video, "flow": flow[:, :8]},
-                           num_frames=2, stride=1, crop_size=5, flip=False,
-                           rng=np.random.default_rng(0))

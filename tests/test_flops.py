@@ -8,12 +8,14 @@ import sys
 import pytest
 
 from video_flax import models
+from video_flax.models import model_size
 from video_flax.models import resnet3d
 from video_flax.tools import flops
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# GMACs from /work/shared/docs/reference-numbers.md (torchvision, VMZ).
+# GMACs from ../shared/docs/reference-numbers.md (from the repo root;
+# torchvision, VMZ).
 REFERENCE_GMACS = [
     ("r3d_18", (16, 112, 112), 40.697),
     ("mc3_18", (16, 112, 112), 43.343),
@@ -27,7 +29,7 @@ REFERENCE_GMACS = [
 
 @pytest.mark.parametrize("name,shape,gmacs", REFERENCE_GMACS)
 def test_macs_match_published_figures(name, shape, gmacs):
-  macs = flops.count_macs(models.build_model(name, 400), shape)
+  macs = model_size.count_macs(models.build_model(name, 400), shape)
   assert macs / 1e9 == pytest.approx(gmacs, rel=0.02)
 
 
@@ -43,14 +45,14 @@ def test_hand_count_of_a_stem():
   model = _stem_only()
   conv = 2 * (8 * 16 * 16) * 16 * (3 * 7 * 7 * 3)
   fc = 2 * 16 * 10
-  assert flops.count_macs(model, (8, 32, 32), batch_size=2) == conv + fc
-  per_layer = flops.per_layer(flops.count_ops(model, (8, 32, 32), 2))
+  assert model_size.count_macs(model, (8, 32, 32), batch_size=2) == conv + fc
+  per_layer = model_size.per_layer(model_size.count_ops(model, (8, 32, 32), 2))
   assert [v for k, v in per_layer.items() if k.endswith("conv1")] == [conv]
   # Taps on real input only: time 8 x 3 - 2 = 22 (one padded tap at each
   # end); each spatial axis 16 x 7 - 6 = 106 (outputs 0, 1 and 15 read 3, 1
   # and 2 padded taps).
   valid = 2 * 16 * 3 * 22 * 106 * 106
-  assert flops.count_macs(model, (8, 32, 32), 2, count_padding=False) == (
+  assert model_size.count_macs(model, (8, 32, 32), 2, count_padding=False) == (
       valid + fc)
 
 
@@ -66,9 +68,9 @@ def test_counts_agree_with_xla_cost_analysis(name):
       "ir_csn_tiny": models.build_model("ir_csn_tiny", 10),
   }[name]
   shape = (8, 32, 32)
-  macs = flops.count_macs(model, shape, 2, count_padding=False)
-  with flops.reference_conv_forms():
-    xla = flops.xla_flops(model, shape, 2)
+  macs = model_size.count_macs(model, shape, 2, count_padding=False)
+  with model_size.reference_conv_forms():
+    xla = model_size.xla_flops(model, shape, 2)
   assert 1.0 <= xla / (2 * macs) <= 1.05
 
 

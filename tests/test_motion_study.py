@@ -35,23 +35,29 @@ def test_finished_runs_are_skipped_and_tabulated(tmp_path, capsys):
   """A run with results.json is not trained again; the table and CSV list it
   (a run of the slow test below trains for real)."""
   out = str(tmp_path)
-  workdir = os.path.join(out, "i3d_flow_tiny")
+  workdir = os.path.join(out, "i3d_flow_tiny", "pretrain")
   os.makedirs(workdir)
   with open(os.path.join(workdir, "results.json"), "w") as f:
-    json.dump({"top1": 0.9, "top5": 1.0, "mean_class_accuracy": 0.875}, f)
-  with open(os.path.join(workdir, "motion_study.json"), "w") as f:
-    json.dump({"steps": 2, "wall_s": 3.0, "chance": 1 / 12}, f)
+    json.dump({"top1": 0.9, "top5": 1.0, "mean_class_accuracy": 0.875,
+               "per_class_accuracy": [0.875] * 12}, f)
+  with open(os.path.join(workdir, "study_cell.json"), "w") as f:
+    json.dump({"steps": 2, "wall_s": 3.0}, f)
   rows = motion_study.run_study(["i3d_flow_tiny"],
                                 steps=2, out=out, command="the command")
-  assert "skip i3d_flow_tiny: finished" in capsys.readouterr().out
-  assert [(r["model"], r["top1"], r["motion_blind"]) for r in rows] == [
-      ("i3d_flow_tiny", 0.9, False)]
+  assert "skip i3d_flow_tiny/pretrain: results.json exists" in (
+      capsys.readouterr().out)
+  assert [(r["model"], r["top1"], r["motion_blind"], r["chance"])
+          for r in rows] == [("i3d_flow_tiny", 0.9, False, 1 / 12)]
   with open(os.path.join(out, "results.csv")) as f:
-    assert [r["top1"] for r in csv.DictReader(f)] == ["0.9"]
+    records = list(csv.DictReader(f))
+  assert list(records[0]) == list(motion_study.CSV_COLUMNS)
+  assert [(r["top1"], r["motion_blind"], r["wall_s"]) for r in records] == [
+      ("0.9", "False", "3.0")]
   with open(os.path.join(out, "table.md")) as f:
     table = f.read()
   assert "`the command`" in table and "chance 8.3%" in table
-  assert "| i3d_flow_tiny | flow clip (inflated 3D convs) | no | 90.0 | 100.0 | 87.5 | 2 | 3 |" in table
+  assert ("| i3d_flow_tiny | flow clip (inflated 3D convs) | no | 90.0 | "
+          "100.0 | 87.5 | 2 | 3 |") in table
 
 
 @pytest.mark.slow

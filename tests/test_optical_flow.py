@@ -7,8 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from video_flax.data import clip_crops
-from video_flax.data import optical_flow
+from video_flax.data import augment
+from video_flax.data import flow_codec
+from video_flax.data.prepare import flow as flow_lib
 
 
 def translating_frames(dx: int, dy: int, num_frames: int = 3, size=(40, 48)
@@ -28,7 +29,7 @@ def translating_frames(dx: int, dy: int, num_frames: int = 3, size=(40, 48)
 
 
 def opencv_tvl1(frames: np.ndarray) -> np.ndarray:
-  return optical_flow.tvl1_flow(frames, backend="opencv")
+  return flow_lib.tvl1_flow(frames, backend="opencv")
 
 
 def interior(flow: np.ndarray) -> np.ndarray:
@@ -47,8 +48,8 @@ def test_translation_has_right_sign_and_magnitude(dx, dy):
 
 def test_clipping_and_static_video():
   big = np.full((1, 4, 4, 2), 3.0, np.float32)  # 60 px: beyond the bound
-  packed = optical_flow.quantize_flow(np.clip(big, -1, 1))
-  np.testing.assert_allclose(optical_flow.dequantize_flow(packed), 1.0)
+  packed = flow_codec.quantize_flow(np.clip(big, -1, 1))
+  np.testing.assert_allclose(flow_codec.dequantize_flow(packed), 1.0)
   static = opencv_tvl1(translating_frames(0, 0, num_frames=2))
   assert np.abs(static).max() < 0.01
   single = opencv_tvl1(translating_frames(0, 0, num_frames=1))
@@ -57,17 +58,17 @@ def test_clipping_and_static_video():
 
 def test_quantised_jpeg_round_trip():
   flow = opencv_tvl1(translating_frames(2, 1, num_frames=2))[0]
-  restored = optical_flow.decode_flow_jpeg(optical_flow.encode_flow_jpeg(flow))
+  restored = flow_codec.decode_flow_jpeg(flow_codec.encode_flow_jpeg(flow))
   assert restored.shape == flow.shape
   assert np.abs(restored - flow).max() < 0.03  # quantisation + JPEG
-  exact = optical_flow.dequantize_flow(optical_flow.quantize_flow(flow))
+  exact = flow_codec.dequantize_flow(flow_codec.quantize_flow(flow))
   assert np.abs(exact - flow).max() <= 0.5 / 127.5 + 1e-6
 
 
 def test_flip_matches_flow_of_mirrored_video():
   frames = translating_frames(2, 1)
   mirrored = opencv_tvl1(np.ascontiguousarray(frames[:, :, ::-1]))
-  flipped = optical_flow.flip_flow_horizontally(opencv_tvl1(frames))
+  flipped = augment.flip_flow(opencv_tvl1(frames))
   np.testing.assert_allclose(np.median(interior(flipped), axis=(0, 1, 2)),
                              np.median(interior(mirrored), axis=(0, 1, 2)),
                              atol=0.01)
@@ -78,7 +79,7 @@ def test_flip_matches_flow_of_mirrored_video():
 def test_resizing_flow_scales_vectors():
   flow = np.zeros((1, 8, 8, 2), np.float32)
   flow[..., 0], flow[..., 1] = 0.1, -0.05
-  box = clip_crops.Box(top=2, left=0, height=4, width=8)  # 2x up in y, 2x in x
-  out = clip_crops.crop_resize_flow(flow, box, (8, 16))
+  box = augment.Box(top=2, left=0, height=4, width=8)  # 2x up in y, 2x in x
+  out = augment.crop_resize_flow(flow, box, (8, 16))
   np.testing.assert_allclose(out[..., 0], 0.2, atol=1e-6)
   np.testing.assert_allclose(out[..., 1], -0.1, atol=1e-6)

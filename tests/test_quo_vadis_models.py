@@ -104,7 +104,7 @@ TINY_MODELS = [
 
 
 def _batch(model, shapes):
-  keys = getattr(model, "input_keys", ("video",))
+  keys = models.input_keys(model)
   assert set(keys) == set(shapes)
   rng = np.random.default_rng(0)
   batch = {k: jnp.asarray(rng.standard_normal((2, *s)), jnp.float32)

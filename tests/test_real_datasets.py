@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,11 +16,12 @@ import real_video_trees as trees
 from video_flax import base_config
 from video_flax import train
 from video_flax.data import pipeline
-from video_flax.data import prepare
 from video_flax.data import real_video
 from video_flax.data import video_records
+from video_flax.data.prepare import encode
+from video_flax.data.prepare import shards
 
-SMALL = prepare.PrepareOptions(fps=25, short_side=32, shard_size=4)
+SMALL = encode.PrepareOptions(fps=25, short_side=32, shard_size=4)
 
 
 def real_config(name: str, data_dir: str, **overrides):
@@ -54,15 +57,15 @@ def ucf101(tmp_path_factory):
   root = str(tmp_path_factory.mktemp("UCF101"))
   bad = trees.write_ucf101(root)
   out = os.path.join(str(tmp_path_factory.mktemp("prepared")), "ucf101")
-  info = prepare.prepare_dataset("ucf101", root, out, SMALL, num_workers=2,
-                                 progress=False)
+  info = shards.prepare_dataset("ucf101", root, out, SMALL, num_workers=2,
+                                progress=False)
   return root, out, info, bad
 
 
 def test_listings_follow_the_official_files(tmp_path):
   root = str(tmp_path / "ucf")
   trees.write_ucf101(root)
-  ucf = prepare.LISTERS["ucf101"](root)
+  ucf = shards.LISTERS["ucf101"](root)
   assert ucf.class_names == ("ApplyEyeMakeup", "Basketball", "CliffDiving")
   assert {k: len(v) for k, v in ucf.splits.items()} == {"train1": 9, "test1": 3}
   by_id = {e.video_id: e for e in ucf.entries}
@@ -70,14 +73,14 @@ def test_listings_follow_the_official_files(tmp_path):
   assert by_id["v_Basketball_g12_c01"].path is None  # listed, not on disk
   hmdb_root = str(tmp_path / "hmdb")
   trees.write_hmdb51(hmdb_root)
-  hmdb = prepare.LISTERS["hmdb51"](hmdb_root)
+  hmdb = shards.LISTERS["hmdb51"](hmdb_root)
   assert hmdb.class_names == ("brush_hair", "cartwheel")
   # Per class 2 train (code 1) + 1 test (code 2); code 0 is in no split.
   assert {k: len(v) for k, v in hmdb.splits.items()} == {"train1": 5, "test1": 2}
   assert all("_3_f_" not in e.video_id for e in hmdb.entries)
   kin_root = str(tmp_path / "kinetics")
   trees.write_kinetics(kin_root)
-  kin = prepare.LISTERS["kinetics"](kin_root)
+  kin = shards.LISTERS["kinetics"](kin_root)
   assert kin.class_names == ("abseiling", "air drumming", "zumba")
   assert {k: len(v) for k, v in kin.splits.items()} == {"train": 6, "val": 7}
   untrimmed = next(e for e in kin.entries if e.video_id.startswith("untrimmed"))
@@ -128,6 +131,27 @@ def test_ucf101_multi_view_eval(ucf101):
   np.testing.assert_array_equal(replay[0]["video"], first)
 
 
+def test_prepare_command_line(ucf101):
+  """`python -m video_flax.data.prepare` (absl flags) on a prepared folder:
+  the same options find every shard done and report the same splits; a
+  wrong option is named."""
+  root, out, info, _ = ucf101
+  command = [sys.executable, "-m", "video_flax.data.prepare",
+             "--dataset=ucf101", f"--root={root}", f"--out={out}",
+             "--fps=25", "--short_side=32", "--shard_size=4",
+             "--num_workers=1", "--noprogress"]
+  done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert f"{info.num_records} videos in {len(info.shards)} shards" in (
+      done.stderr)
+  other = subprocess.run(command[:-3] + ["--shard_size=5"],
+                         capture_output=True, text=True, timeout=300)
+  assert other.returncode != 0 and "different options" in other.stderr
+  bad = subprocess.run(command[:3] + ["--dataset=nope"], capture_output=True,
+                       text=True, timeout=300)
+  assert bad.returncode != 0 and "--dataset" in bad.stderr
+
+
 def test_prepare_resumes_after_an_interruption(ucf101, tmp_path):
   root, out, info, _ = ucf101
   shard_dir = os.path.join(out, video_records.SHARD_DIR)
@@ -138,22 +162,22 @@ def test_prepare_resumes_after_an_interruption(ucf101, tmp_path):
   os.remove(os.path.join(shard_dir, info.shards[1] + ".done.json"))
   with open(os.path.join(shard_dir, info.shards[1]), "wb") as f:
     f.write(original[:100])
-  resumed = prepare.prepare_dataset("ucf101", root, out, SMALL, progress=False)
+  resumed = shards.prepare_dataset("ucf101", root, out, SMALL, progress=False)
   assert resumed == info
   after = {s: os.path.getmtime(os.path.join(shard_dir, s)) for s in info.shards}
   assert [before[s] == after[s] for s in info.shards] == [True, False, True]
   with open(os.path.join(shard_dir, info.shards[1]), "rb") as f:
     assert f.read() == original
-  other = prepare.PrepareOptions(fps=30, short_side=32, shard_size=4)
+  other = encode.PrepareOptions(fps=30, short_side=32, shard_size=4)
   with pytest.raises(ValueError, match="different options"):
-    prepare.prepare_dataset("ucf101", root, out, other, progress=False)
+    shards.prepare_dataset("ucf101", root, out, other, progress=False)
 
 
 def test_kinetics_layouts_segments_and_bad_files(tmp_path):
   root = str(tmp_path / "kinetics")
   bad = trees.write_kinetics(root)
   out = str(tmp_path / "prepared")
-  info = prepare.prepare_dataset("kinetics", root, out, SMALL, progress=False)
+  info = shards.prepare_dataset("kinetics", root, out, SMALL, progress=False)
   assert skipped_reasons(out) == bad
   assert info.split_sizes == {"train": 6, "val": 4}
   dataset = real_video.load(real_config("kinetics", out))
@@ -174,9 +198,9 @@ def test_hmdb51_with_optical_flow(tmp_path):
   root = str(tmp_path / "hmdb")
   bad = trees.write_hmdb51(root)
   out = str(tmp_path / "prepared")
-  options = prepare.PrepareOptions(fps=10, short_side=24, flow=True,
-                                   min_frames=4)
-  info = prepare.prepare_dataset("hmdb51", root, out, options, progress=False)
+  options = encode.PrepareOptions(fps=10, short_side=24, flow=True,
+                                  min_frames=4)
+  info = shards.prepare_dataset("hmdb51", root, out, options, progress=False)
   assert skipped_reasons(out) == bad
   assert info.flow and info.split_sizes == {"train1": 4, "test1": 2}
   cfg = real_config("hmdb51", out, streams="rgb+flow", crop_size=16,
@@ -206,10 +230,10 @@ def test_hmdb51_with_optical_flow(tmp_path):
   assert set(flipped) == {False, True}
   with pytest.raises(ValueError, match="without --flow"):
     hmdb_no_flow = str(tmp_path / "no_flow")
-    prepare.prepare_dataset("hmdb51", root, hmdb_no_flow,
-                            prepare.PrepareOptions(fps=10, short_side=24,
-                                                   min_frames=4),
-                            progress=False)
+    shards.prepare_dataset("hmdb51", root, hmdb_no_flow,
+                           encode.PrepareOptions(fps=10, short_side=24,
+                                                 min_frames=4),
+                           progress=False)
     real_video.load(real_config("hmdb51", hmdb_no_flow, streams="flow"))
 
 

@@ -41,7 +41,8 @@ def _param_count(name):
              for p in jax.tree.leaves(variables["params"]))
 
 
-# Reference counts: /work/shared/docs/reference-numbers.md (400 classes).
+# Reference counts: ../shared/docs/reference-numbers.md (from the repo root;
+# 400 classes).
 EXACT_COUNTS = {
     "ir_csn_152": 29_703_568,
     "ip_csn_152": 33_016_592,

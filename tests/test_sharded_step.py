@@ -8,12 +8,12 @@ from conftest import run_python
 _SCRIPT = r"""
 import functools, json
 import jax, ml_collections, numpy as np
-from video_flax import base_config, optim, sharding, train
+from video_flax import base_config, models, optim, sharding, train
 
 assert jax.device_count() == 8, jax.devices()
 cfg = base_config.get_base_config()
 cfg.train.learning_rate, cfg.train.warmup_steps = 0.05, 0
-model = train.build_model(cfg, num_classes=5)
+model = models.from_config(cfg.model, num_classes=5)
 tx = optim.make_optimizer(cfg.train, optim.make_schedule(cfg.train))
 rng = np.random.default_rng(0)
 batches = [{"video": rng.normal(size=(8, 4, 16, 16, 3)).astype(np.float32),

@@ -7,15 +7,15 @@ import pytest
 
 from video_flax import models
 from video_flax import transfer
-from video_flax.tools import benchmark
+from video_flax import variable_init
 
 
 def _variables(num_classes: int, name: str = "ir_csn_tiny"):
   """Random variables (seeded by num_classes) of the model's shapes; from
   numpy: model.init runs every initializer eagerly, ~15 s on XLA:CPU."""
   model = models.build_model(name, num_classes)
-  v = benchmark.random_variables(model, np.zeros((1, 4, 16, 16, 3)),
-                                 seed=num_classes)
+  v = variable_init.random_variables(model, np.zeros((1, 4, 16, 16, 3)),
+                                     seed=num_classes)
   return jax.tree.map(np.asarray, dict(v))
 
 

@@ -12,6 +12,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
+from configs import transfer_study as transfer_study_configs
 from conftest import REPO_ROOT
 from launch import study_plan
 from launch import study_report
@@ -51,6 +52,21 @@ def test_miniature_plan_and_derived_configs():
     assert config.transfer.init_from == expected_init
   # Shared trainer settings are untouched.
   assert config.train.batch_size == study.trainer.train.batch_size
+
+
+@pytest.mark.parametrize("preset", list(transfer_study_configs.PRESETS))
+def test_every_preset_plans_cells_that_validate(preset):
+  study = _study(preset)
+  for cell in study_plan.plan_cells(study):
+    study_plan.cell_config(study, cell, "/study")  # raises if invalid
+
+
+def test_study_argument_takes_a_preset_and_no_options():
+  with pytest.raises(flags.IllegalFlagValueError,
+                     match="transfer_study argument 'smoke,stage=fixed': "
+                           "unknown option 'stage'. Presets: miniature, "
+                           "smoke, kinetics_ucf_hmdb; options: none"):
+    _study("smoke,stage=fixed")
 
 
 def test_real_preset_folds_each_get_a_workdir():

@@ -14,28 +14,28 @@ import numpy as np
 import pytest
 
 from video_flax import flow
-from video_flax.data import optical_flow
-from video_flax.data import video_decode
-from video_flax.data import video_encode
+from video_flax.data.prepare import decode
+from video_flax.data.prepare import flow as prepare_flow
+from video_flax.data.prepare import video_writer
 from video_flax.flow import resample
-from video_flax.tools import benchmark_flow
+from video_flax.flow import compare
 
 H, W, PAIRS = 64, 80, 4
 
 
 def scene(step, **motion) -> np.ndarray:
   """uint8 RGB [PAIRS + 1, H, W, 3], content moving by `step` px/frame."""
-  return benchmark_flow.moving_scene(PAIRS + 1, H, W, step, **motion)
+  return compare.moving_scene(PAIRS + 1, H, W, step, **motion)
 
 
 def through_codec(frames: np.ndarray, path: str) -> np.ndarray:
   """The frames written to an H.264 mp4 with PyAV and decoded back."""
-  video_encode.write_video(path, frames)
-  return video_decode.decode_video(path).frames
+  video_writer.write_video(path, frames)
+  return decode.decode_video(path).frames
 
 
-epe = benchmark_flow.end_point_error
-as_stored = benchmark_flow.as_stored
+epe = compare.end_point_error
+as_stored = compare.as_stored
 
 
 def test_primitives_equal_opencv():
@@ -85,7 +85,7 @@ def test_equals_opencv_on_decoded_videos(name, tmp_path):
                          str(tmp_path / f"{name}.mp4"))
   assert frames.shape == (PAIRS + 1, H, W, 3)
   ours = flow.consecutive_flows(frames)
-  ref = benchmark_flow.opencv_flows(frames, 1)
+  ref = compare.opencv_flows(frames, 1)
   raw, quantised = epe(ours, ref), epe(as_stored(ours), as_stored(ref))
   print(f"{name}: mean EPE JAX vs OpenCV {raw:.4f} px, stored {quantised:.4f}"
         f" px; mean |flow| {np.abs(ref).mean():.2f} px")
@@ -98,7 +98,7 @@ def test_known_subpixel_translation():
   true_step = (0.6, -0.35)
   frames = scene(true_step)
   ours = flow.consecutive_flows(frames)
-  ref = benchmark_flow.opencv_flows(frames, 1)
+  ref = compare.opencv_flows(frames, 1)
   inner = (slice(None), slice(8, -8), slice(8, -8))  # away from the border
   truth = np.broadcast_to(np.float32(true_step), ours[inner].shape)
   print(f"sub-pixel translation: EPE to truth JAX {epe(ours[inner], truth):.4f}"
@@ -110,8 +110,8 @@ def test_known_subpixel_translation():
 
 def test_tvl1_flow_backends_share_the_contract():
   frames = scene((2.0, 1.0))
-  jax_flow = optical_flow.tvl1_flow(frames, backend="jax")
-  cv_flow = optical_flow.tvl1_flow(frames, backend="opencv")
+  jax_flow = prepare_flow.tvl1_flow(frames, backend="jax")
+  cv_flow = prepare_flow.tvl1_flow(frames, backend="opencv")
   assert jax_flow.shape == cv_flow.shape == (PAIRS + 1, H, W, 2)
   assert jax_flow.dtype == np.float32
   np.testing.assert_array_equal(jax_flow[-1], jax_flow[-2])
@@ -119,7 +119,7 @@ def test_tvl1_flow_backends_share_the_contract():
   np.testing.assert_allclose(np.median(jax_flow[:, 8:-8, 8:-8], axis=(0, 1, 2)),
                              [0.1, 0.05], atol=0.01)  # 2 px right, 1 px down
   with pytest.raises(ValueError, match="backend"):
-    optical_flow.tvl1_flow(frames, backend="torch")
+    prepare_flow.tvl1_flow(frames, backend="torch")
 
 
 def test_batches_pad_and_keep_each_pairs_result():

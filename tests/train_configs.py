@@ -20,10 +20,5 @@ def tiny_train_config(**overrides) -> ml_collections.ConfigDict:
   config.train.checkpoint_every_steps = 2
   config.eval.batch_size = 12
   config.eval.precise_bn_batches = 1
-  for key, value in overrides.items():
-    node = config
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
+  base_config.set_fields(config, overrides)
   return config

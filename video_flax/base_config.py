@@ -1,12 +1,48 @@
-"""Base config shared by every model family (configs/*.py start from it).
+"""Base config shared by every model family, and what a preset may change.
 
-Every field is spelled out here; presets in the per-family files change
-values, never add keys silently. `--config.a.b=value` overrides any of them,
-and unknown keys are rejected by `config_flags` (the config is locked).
+Every field is spelled out in `get_base_config`; presets in the per-family
+files (configs/*.py) change values, never add keys silently.
+`--config.a.b=value` overrides any of them, and unknown keys are rejected by
+`config_flags` (the config is locked).
+
+A family file holds `PRESETS` (name -> `Preset`) and passes its config
+argument to `config_from_arg`: comma-separated items, one bare preset name
+and `key=value` options (`OPTIONS`), big_vision style:
+
+  --config=configs/i3d.py:i3d_rgb,stage=finetune,init_from=/runs/k400
 """
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 import ml_collections
+
+
+def _dataset_defaults() -> ml_collections.ConfigDict:
+  """The `dataset` fields: the synthetic set, 8 frames of 32x32."""
+  dataset = ml_collections.ConfigDict()
+  dataset.name = "synthetic"
+  dataset.variant = "default"
+  dataset.data_dir = ""  # '' -> $VIDEO_FLAX_DATA_DIR or ~/.cache/video_flax
+  dataset.num_frames = 8
+  dataset.frame_stride = 1
+  dataset.crop_size = 32
+  dataset.train_split = "train"
+  dataset.eval_split = "test"
+  dataset.worker_count = 0  # grain worker processes; 0 = in-process
+  # Real datasets (kinetics, ucf101, hmdb51): see docs/real_data.md.
+  dataset.fold = 1  # UCF-101 / HMDB-51 split 1, 2 or 3
+  # '' or csn_8x2 | csn_32x2 | i3d | c3d | lstm | two_stream | fused_3d
+  dataset.clip_sampling = ""
+  dataset.streams = "rgb"  # rgb | flow | rgb+flow (keys video / flow)
+  dataset.short_video = "loop"  # loop | pad
+  dataset.scale_jitter = ()  # e.g. (256, 320) for CSN; () = plain crop
+  dataset.flip = True  # real data only; synthetic classes are motion
+  dataset.normalization = "minus_one_one"  # | kinetics | imagenet | unit
+  dataset.eval_num_clips = 0  # 0 = the sampling preset's
+  dataset.eval_crop = "three"  # center | three | full
+  return dataset
 
 
 def get_base_config() -> ml_collections.ConfigDict:
@@ -20,27 +56,7 @@ def get_base_config() -> ml_collections.ConfigDict:
   config.model.dropout_rate = 0.0
   config.model.dtype = "float32"  # compute dtype: float32 | bfloat16
 
-  config.dataset = ml_collections.ConfigDict()
-  config.dataset.name = "synthetic"
-  config.dataset.variant = "default"
-  config.dataset.data_dir = ""  # '' -> $VIDEO_FLAX_DATA_DIR or ~/.cache/video_flax
-  config.dataset.num_frames = 8
-  config.dataset.frame_stride = 1
-  config.dataset.crop_size = 32
-  config.dataset.train_split = "train"
-  config.dataset.eval_split = "test"
-  config.dataset.worker_count = 0  # grain worker processes; 0 = in-process
-  # Real datasets (kinetics, ucf101, hmdb51): see docs/real_data.md.
-  config.dataset.fold = 1  # UCF-101 / HMDB-51 split 1, 2 or 3
-  # '' or csn_8x2 | csn_32x2 | i3d | c3d | lstm | two_stream | fused_3d
-  config.dataset.clip_sampling = ""
-  config.dataset.streams = "rgb"  # rgb | flow | rgb+flow (keys video / flow)
-  config.dataset.short_video = "loop"  # loop | pad
-  config.dataset.scale_jitter = ()  # e.g. (256, 320) for CSN; () = plain crop
-  config.dataset.flip = True  # real data only; synthetic classes are motion
-  config.dataset.normalization = "minus_one_one"  # | kinetics | imagenet | unit
-  config.dataset.eval_num_clips = 0  # 0 = the sampling preset's
-  config.dataset.eval_crop = "three"  # center | three | full
+  config.dataset = _dataset_defaults()
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 16  # global, over all devices and hosts
@@ -82,14 +98,130 @@ def get_base_config() -> ml_collections.ConfigDict:
   return config
 
 
-def set_csn_kinetics_schedule(config: ml_collections.ConfigDict) -> None:
-  """The CSN paper's Kinetics training schedule, shared by the 3D-ResNet
-  family's presets: batch 64, 100k steps of SGD at peak lr 0.4 after 5k
-  warmup steps; precise BN over 200 batches."""
-  config.train.batch_size = 64
-  config.train.num_steps = 100_000
-  config.train.learning_rate = 0.4
-  config.train.warmup_steps = 5_000
-  config.train.checkpoint_every_steps = 2_000
-  config.eval.batch_size = 64
-  config.eval.precise_bn_batches = 200
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+  """How a paper preset trains on Kinetics-400 (and its test crop)."""
+  batch_size: int
+  num_steps: int
+  learning_rate: float
+  warmup_steps: int
+  weight_decay: float
+  eval_crop: str  # center | three | full
+
+
+# The CSN paper's, shared by the 3D-ResNet family: batch 64, 100k steps of
+# SGD at peak lr 0.4 after 5k warmup steps; three crops at test.
+CSN_RECIPE = Recipe(batch_size=64, num_steps=100_000, learning_rate=0.4,
+                    warmup_steps=5_000, weight_decay=1e-4, eval_crop="three")
+# The I3D release's: 64 x 6 clips, SGD at 0.1 without warmup, weight decay
+# 1e-7, 115k steps (cosine where it steps the rate down); centre crop at test.
+I3D_RECIPE = Recipe(batch_size=384, num_steps=115_000, learning_rate=0.1,
+                    warmup_steps=0, weight_decay=1e-7, eval_crop="center")
+
+
+@dataclasses.dataclass(frozen=True)
+class Kinetics:
+  """Training on Kinetics-400: the clip (a clip_sampling preset and the
+  geometry it gives) and the recipe."""
+  clip_sampling: str
+  num_frames: int
+  recipe: Recipe
+  frame_stride: int = 1
+  crop_size: int = 224
+  scale_jitter: tuple[int, int] = (256, 256)  # train short-side range
+
+
+# The CSN paper's clip: 32 frames 2 apart, short side 256-320, 224 crops.
+CSN_32X2 = Kinetics(clip_sampling="csn_32x2", num_frames=32, frame_stride=2,
+                    scale_jitter=(256, 320), recipe=CSN_RECIPE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+  """A named config: `model` on the built-in synthetic set, or on Kinetics
+  when `kinetics` is set; `overrides` (dotted key -> value) come last."""
+  model: str
+  dropout_rate: float = 0.0
+  streams: str = "rgb"  # rgb | flow | rgb+flow
+  kinetics: Kinetics | None = None
+  overrides: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+
+# Config argument options -> the field each sets.
+OPTIONS = {"stage": "transfer.stage", "init_from": "transfer.init_from"}
+
+
+def set_fields(config: ml_collections.ConfigDict,
+               values: Mapping[str, object]) -> None:
+  """Sets dotted keys, e.g. {"train.num_steps": 6}; a key must exist."""
+  for key, value in values.items():
+    node = config
+    *parents, leaf = key.split(".")
+    for parent in parents:
+      node = node[parent]
+    node[leaf] = value
+
+
+def set_kinetics(config: ml_collections.ConfigDict, kinetics: Kinetics
+                 ) -> None:
+  """The one Kinetics-400 setup of every paper preset: its clip, recipe,
+  checkpoints every 2k steps and precise BN over 200 batches."""
+  recipe = kinetics.recipe
+  set_fields(config, {
+      "dataset.name": "kinetics", "dataset.eval_split": "val",
+      "dataset.clip_sampling": kinetics.clip_sampling,
+      "dataset.num_frames": kinetics.num_frames,
+      "dataset.frame_stride": kinetics.frame_stride,
+      "dataset.crop_size": kinetics.crop_size,
+      "dataset.scale_jitter": kinetics.scale_jitter,
+      "dataset.eval_crop": recipe.eval_crop,
+      "train.batch_size": recipe.batch_size,
+      "train.num_steps": recipe.num_steps,
+      "train.learning_rate": recipe.learning_rate,
+      "train.warmup_steps": recipe.warmup_steps,
+      "train.weight_decay": recipe.weight_decay,
+      "train.checkpoint_every_steps": 2_000,
+      "eval.batch_size": 64, "eval.precise_bn_batches": 200})
+
+
+def preset_config(preset: Preset) -> ml_collections.ConfigDict:
+  """The base config with `preset` applied."""
+  config = get_base_config()
+  config.model.name = preset.model
+  config.model.dropout_rate = preset.dropout_rate
+  config.dataset.streams = preset.streams
+  if preset.kinetics is not None:
+    set_kinetics(config, preset.kinetics)
+  set_fields(config, preset.overrides)
+  return config
+
+
+def parse_arg(arg: str, presets: Mapping[str, object], default: str,
+              options: Mapping[str, str] = OPTIONS, what: str = "config"
+              ) -> tuple[str, dict[str, str]]:
+  """Splits a config argument ("name,key=value,...") into the preset name
+  (`default` when none is given) and the options; ValueError names every
+  unknown preset or option and the known ones."""
+  items = [item for item in arg.split(",") if item]
+  names = [item for item in items if "=" not in item]
+  values = dict(item.split("=", 1) for item in items if "=" in item)
+  problems = []
+  if len(names) > 1:
+    problems.append(f"several presets {names}; give one")
+  problems += [f"unknown preset {n!r}" for n in names if n not in presets]
+  problems += [f"unknown option {k!r}" for k in values if k not in options]
+  if problems:
+    raise ValueError(
+        f"{what} argument {arg!r}: {'; '.join(problems)}. Presets: "
+        f"{', '.join(presets)}; options: "
+        f"{', '.join(f'{k}=' for k in options) or 'none'}")
+  return (names[0] if names else default), values
+
+
+def config_from_arg(arg: str, presets: Mapping[str, Preset], default: str,
+                    family: str) -> ml_collections.ConfigDict:
+  """The config of a family file's argument, e.g. "i3d_rgb,stage=fixed"."""
+  name, values = parse_arg(arg, presets, default, what=family)
+  config = preset_config(presets[name])
+  set_fields(config, {OPTIONS[k]: v for k, v in values.items()})
+  return config

@@ -12,7 +12,7 @@ from video_flax import models
 from video_flax import optim
 from video_flax import transfer
 from video_flax.data import DATASETS
-from video_flax.data.dataset_api import STREAMS
+from video_flax.data import dataset_api
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -26,15 +26,14 @@ def _check_model(config: ml_collections.ConfigDict) -> list[str]:
   if name not in models.MODELS:
     return [f"model.name={name!r} is not a registered model; known: "
             f"{', '.join(sorted(models.MODELS))}"]
-  problems = []
   if config.model.get("dtype", "float32") not in DTYPES:
-    problems.append(f"model.dtype={config.model.dtype!r}; known: {DTYPES}")
-  kwargs = {k: v for k, v in config.model.items() if k not in ("name", "dtype")}
+    return [f"model.dtype={config.model.dtype!r}; known: {DTYPES}"]
   try:
-    models.build_model(name, num_classes=2, **kwargs)
+    models.from_config(config.model, num_classes=2)
   except TypeError as e:
-    problems.append(f"model fields {sorted(kwargs)} do not fit {name!r}: {e}")
-  return problems
+    fields = sorted(k for k in config.model if k not in ("name", "dtype"))
+    return [f"model fields {fields} do not fit {name!r}: {e}"]
+  return []
 
 
 def _check_inputs(config: ml_collections.ConfigDict) -> list[str]:
@@ -42,14 +41,14 @@ def _check_inputs(config: ml_collections.ConfigDict) -> list[str]:
   name, dataset = config.model.name, config.dataset
   if name not in models.MODELS or dataset.name not in DATASETS:
     return []  # already reported
-  emitted = DATASETS[dataset.name].input_keys(dataset)
-  if not emitted:
-    return [f"dataset.streams={dataset.streams!r}; known: "
-            f"{', '.join(STREAMS)}"]
-  ctor = models.MODELS[name]
-  wanted = getattr(getattr(ctor, "func", ctor), "input_keys", ("video",))
+  try:
+    emitted = dataset_api.stream_keys(dataset)
+  except ValueError as e:
+    return [str(e)]
+  wanted = models.MODELS[name].input_keys
   if set(wanted) != set(emitted):
-    fix = "".join(f"set dataset.streams={k!r} or " for k, v in STREAMS.items()
+    fix = "".join(f"set dataset.streams={k!r} or "
+                  for k, v in dataset_api.STREAMS.items()
                   if set(v) == set(wanted))
     return [f"model {name!r} reads {wanted} but dataset.streams="
             f"{dataset.streams!r} gives {emitted}; {fix}choose a model that "
@@ -84,21 +83,39 @@ def _check_train(train: ml_collections.ConfigDict, devices: int) -> list[str]:
 
 
 def _check_transfer(transfer_cfg: ml_collections.ConfigDict) -> list[str]:
-  stage, init_from = transfer_cfg.stage, transfer_cfg.init_from
-  if stage not in transfer.STAGES:
-    return [f"transfer.stage={stage!r}; known: {transfer.STAGES}"]
+  """Asks the stage's `transfer.Stage` what it needs and allows."""
+  init_from, multiplier = (transfer_cfg.init_from,
+                           transfer_cfg.backbone_lr_multiplier)
+  try:
+    stage = transfer.stage(transfer_cfg.stage)
+  except ValueError as e:
+    return [str(e)]
   problems = []
-  if stage in ("fixed", "finetune") and not init_from:
-    problems.append(f"transfer.stage={stage!r} needs transfer.init_from (a "
-                    "workdir or checkpoint of a pretraining run)")
-  if stage == "scratch" and init_from:
-    problems.append("transfer.stage='scratch' trains from random weights; "
-                    f"unset transfer.init_from={init_from!r}")
+  if stage.init_from == "required" and not init_from:
+    problems.append(f"transfer.stage={stage.name!r} needs transfer.init_from "
+                    "(a workdir or checkpoint of a pretraining run)")
+  if stage.init_from == "forbidden" and init_from:
+    problems.append(f"transfer.stage={stage.name!r} trains from random "
+                    f"weights; unset transfer.init_from={init_from!r}")
   if transfer_cfg.inflate_2d and not init_from:
     problems.append("transfer.inflate_2d needs transfer.init_from")
-  if transfer_cfg.backbone_lr_multiplier < 0:
+  if multiplier < 0:
     problems.append("transfer.backbone_lr_multiplier must be >= 0")
+  elif multiplier != 1.0 and not stage.backbone_lr_multiplier:
+    with_multiplier = [s.name for s in transfer.STAGES.values()
+                       if s.backbone_lr_multiplier]
+    problems.append(f"transfer.backbone_lr_multiplier={multiplier} is used "
+                    f"only by the stages {with_multiplier}, not by "
+                    f"{stage.name!r}; leave it at 1.0")
   return problems
+
+
+def _check_mesh(config: ml_collections.ConfigDict) -> list[str]:
+  if config.mesh.model != 1:
+    return [f"mesh.model={config.mesh.model}: model parallelism is not "
+            "implemented (every parameter is replicated over the data "
+            "axis); set mesh.model=1"]
+  return []
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -107,10 +124,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.dataset.name not in DATASETS:
     problems.append(f"dataset.name={config.dataset.name!r}; known: "
                     f"{', '.join(sorted(DATASETS))}")
-  data_devices = (jax.device_count() // config.mesh.model
-                  if config.mesh.model > 0 else jax.device_count())
-  problems += _check_train(config.train, max(data_devices, 1))
-  if config.eval.batch_size < 1 or config.eval.batch_size % max(data_devices, 1):
+  problems += _check_mesh(config)
+  data_devices = jax.device_count()  # mesh.model must be 1
+  problems += _check_train(config.train, data_devices)
+  if config.eval.batch_size < 1 or config.eval.batch_size % data_devices:
     problems.append(f"eval.batch_size={config.eval.batch_size} must be >= 1 "
                     f"and divisible by the {data_devices} data devices")
   if config.eval.precise_bn_batches < 0:

@@ -6,7 +6,7 @@ process has to gather predictions from the others.
 
 Multi-view testing (real videos: several clips x crops per video, each
 element carrying its `video_index`): the per-view logits are also gathered
-to the host, the views of each video averaged (data/multiview.py), and the
+to the host, the views of each video averaged (multiview.py), and the
 video-level metrics returned under `video` beside the per-view ones.
 """
 from __future__ import annotations
@@ -21,16 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from video_flax import models
 from video_flax import sharding as sharding_lib
-from video_flax.data import multiview
-
-
-def model_inputs(model: nn.Module, batch: dict[str, jax.Array]) -> Any:
-  """The array (one input key) or dict (several) the model is called with."""
-  keys = getattr(model, "input_keys", ("video",))
-  if len(keys) == 1:
-    return batch[keys[0]]
-  return {k: batch[k] for k in keys}
+from video_flax import multiview
 
 
 def variables_of(state: Any) -> dict[str, Any]:
@@ -52,7 +45,7 @@ def _eval_logits_and_counts(state: Any, batch: dict[str, jax.Array], *,
                             model: nn.Module, num_classes: int
                             ) -> tuple[jax.Array, dict[str, jax.Array]]:
   """(logits float32 [B, K], eval_counts of the batch)."""
-  logits = model.apply(variables_of(state), model_inputs(model, batch),
+  logits = model.apply(variables_of(state), models.model_inputs(model, batch),
                        train=False)
   logits = logits.astype(jnp.float32)
   labels, mask = batch["label"], batch["mask"]

@@ -40,10 +40,9 @@ def main(argv: list[str]) -> None:
                                process_id=_PROCESS_ID.value)
   from video_flax import config_validation, train  # pylint: disable=g-import-not-at-top
   try:
-    config_validation.validate(_CONFIG.value)
-  except config_validation.ConfigError as e:
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except config_validation.ConfigError as e:  # raised before any compute
     sys.exit(str(e))
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 
 if __name__ == "__main__":

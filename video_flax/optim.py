@@ -55,19 +55,20 @@ def make_optimizer(train_cfg: ml_collections.ConfigDict,
 
 def make_stage_optimizer(config: ml_collections.ConfigDict,
                          schedule: optax.Schedule) -> optax.GradientTransformation:
-  """The optimizer of `config.transfer.stage`.
+  """The optimizer of `config.transfer.stage` (see `transfer.Stage`).
 
-  fixed: only `head` parameters move (the backbone's updates are exactly 0).
-  finetune: everything moves, the backbone at
+  A frozen backbone gets updates of exactly 0 (only `head` parameters move);
+  a stage with a backbone lr multiplier moves the backbone at
   `transfer.backbone_lr_multiplier` times the learning rate.
   """
   tx = make_optimizer(config.train, schedule)
-  stage, multiplier = config.transfer.stage, config.transfer.backbone_lr_multiplier
-  if stage == "fixed":
+  stage = transfer.stage(config.transfer.stage)
+  multiplier = config.transfer.backbone_lr_multiplier
+  if stage.frozen_backbone:
     return optax.multi_transform(
         {transfer.HEAD: tx, "backbone": optax.set_to_zero()},
         transfer.head_labels)
-  if stage == "finetune" and multiplier != 1.0:
+  if stage.backbone_lr_multiplier and multiplier != 1.0:
     backbone = make_optimizer(config.train, lambda s: schedule(s) * multiplier)
     return optax.multi_transform({transfer.HEAD: tx, "backbone": backbone},
                                  transfer.head_labels)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from video_flax import evaluate
+from video_flax import models
 from video_flax import sharding as sharding_lib
 
 
@@ -30,7 +30,7 @@ def batch_moments(params: Any, batch_stats: Any, batch: dict[str, jax.Array], *,
   m + (1 - m) * batch, which yield each layer's momentum m and batch moments
   without reading any module's settings.
   """
-  x = evaluate.model_inputs(model, batch)
+  x = models.model_inputs(model, batch)
 
   def updated_from(fill: float) -> Any:
     start = jax.tree.map(lambda s: jnp.full_like(s, fill), batch_stats)

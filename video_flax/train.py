@@ -1,16 +1,19 @@
 """The one training loop: every model, dataset and stage is a config.
 
+`train_and_evaluate` reads as its phases: build the run (`_Run`), restore or
+initialise the state, the loop (periodic logging, checkpoints and
+evaluations in `_PeriodicActions`), then the final evaluation.
 `train_step` is a pure module-level function jitted with the state
 replicated and the batch sharded over the mesh's `data` axis, so the same
 code runs on one CPU, 8 fake devices or a TPU pod.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
-import time
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import flax
 import flax.linen as nn
@@ -19,6 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 
 from video_flax import checkpointing
 from video_flax import config_validation
@@ -31,6 +35,8 @@ from video_flax import sharding as sharding_lib
 from video_flax import transfer
 from video_flax.data import pipeline
 
+StepFn = Callable[..., tuple[Any, dict[str, jax.Array]]]
+
 
 @flax.struct.dataclass
 class TrainState:
@@ -40,19 +46,11 @@ class TrainState:
   opt_state: Any
 
 
-def build_model(config: ml_collections.ConfigDict, num_classes: int
-                ) -> nn.Module:
-  """The registered model named by config.model.name; other fields are kwargs."""
-  kwargs = {k: v for k, v in config.model.items() if k != "name"}
-  kwargs["dtype"] = jnp.dtype(kwargs.get("dtype", "float32"))
-  return models.build_model(config.model.name, num_classes, **kwargs)
-
-
 def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
                        rng: jax.Array, example_batch: dict[str, np.ndarray],
                        mesh: jax.sharding.Mesh) -> TrainState:
   """Initialises the state directly in its sharding (no host-side copy)."""
-  inputs = evaluate_lib.model_inputs(
+  inputs = models.model_inputs(
       model, {k: jnp.zeros((1, *v.shape[1:]), v.dtype)
               for k, v in example_batch.items()})
 
@@ -85,11 +83,12 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
                ) -> tuple[TrainState, dict[str, jax.Array]]:
   """One SGD step on a (global) batch; returns the new state and metrics.
 
-  With `train_bn=False` (the `fixed` stage) the model runs in inference mode:
-  BN uses and keeps its running statistics, dropout is off.
+  With `train_bn=False` (a stage whose `transfer.Stage.trains_bn` is False)
+  the model runs in inference mode: BN uses and keeps its running
+  statistics, dropout is off.
   """
   key = jax.random.fold_in(dropout_key, state.step)
-  inputs = evaluate_lib.model_inputs(model, batch)
+  inputs = models.model_inputs(model, batch)
 
   def loss_fn(params):
     variables = {"params": params, "batch_stats": state.batch_stats}
@@ -99,8 +98,8 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
                                     rngs={"dropout": key})
       batch_stats = updates["batch_stats"]
     else:
-      logits, batch_stats = model.apply(variables, inputs, train=False), \
-          state.batch_stats
+      logits = model.apply(variables, inputs, train=False)
+      batch_stats = state.batch_stats
     logits = logits.astype(jnp.float32)
     loss = cross_entropy(logits, batch["label"], num_classes, label_smoothing)
     return loss, (logits, batch_stats)
@@ -117,13 +116,15 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
   return new_state, metrics
 
 
-def _train_iterator(config: ml_collections.ConfigDict, seed: int):
+def _train_iterator(config: ml_collections.ConfigDict, seed: int
+                    ) -> Iterator[dict[str, np.ndarray]]:
   return pipeline.make_train_iterator(
       config.dataset, global_batch_size=config.train.batch_size, seed=seed,
       process_index=jax.process_index(), process_count=jax.process_count())
 
 
-def _eval_iterator(config: ml_collections.ConfigDict):
+def _eval_iterator(config: ml_collections.ConfigDict
+                   ) -> Iterator[dict[str, np.ndarray]]:
   return pipeline.make_eval_iterator(
       config.dataset, global_batch_size=config.eval.batch_size,
       process_index=jax.process_index(), process_count=jax.process_count())
@@ -133,7 +134,8 @@ def with_precise_bn(config: ml_collections.ConfigDict, state: TrainState,
                     model: nn.Module, mesh: jax.sharding.Mesh) -> TrainState:
   """`state` with BN statistics recomputed over eval.precise_bn_batches
   training batches (a fixed, separately seeded stream: deterministic)."""
-  if config.eval.precise_bn_batches <= 0 or config.transfer.stage == "fixed":
+  stage = transfer.stage(config.transfer.stage)
+  if config.eval.precise_bn_batches <= 0 or not stage.precise_bn:
     return state
   bn_batches = _train_iterator(config, seed=config.seed + 1)
   stats = precise_bn.recompute_batch_stats(
@@ -144,10 +146,47 @@ def with_precise_bn(config: ml_collections.ConfigDict, state: TrainState,
 def evaluate_state(config: ml_collections.ConfigDict, state: TrainState,
                    model: nn.Module, mesh: jax.sharding.Mesh,
                    num_classes: int) -> dict[str, Any]:
-  """Precise BN (if configured) then metrics on the eval split."""
+  """Precise BN (if the stage and config ask for it), then metrics on the
+  eval split."""
   state = with_precise_bn(config, state, model, mesh)
   return evaluate_lib.evaluate(state, model, _eval_iterator(config), mesh,
                                num_classes)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+  """What every phase of one run reads, built once from its config."""
+  config: ml_collections.ConfigDict
+  workdir: str
+  mesh: jax.sharding.Mesh
+  info: pipeline.DatasetInfo
+  model: nn.Module
+  schedule: optax.Schedule
+  tx: optax.GradientTransformation
+  train_iter: Iterator[dict[str, np.ndarray]]
+  manager: ocp.CheckpointManager
+
+
+def _make_run(config: ml_collections.ConfigDict, workdir: str) -> _Run:
+  os.makedirs(workdir, exist_ok=True)
+  info = pipeline.dataset_info(config.dataset)
+  schedule = optim.make_schedule(config.train)
+  return _Run(
+      config=config, workdir=workdir,
+      mesh=sharding_lib.make_mesh(config.mesh), info=info,
+      model=models.from_config(config.model, info.num_classes),
+      schedule=schedule, tx=optim.make_stage_optimizer(config, schedule),
+      train_iter=_train_iterator(config, seed=config.seed),
+      manager=checkpointing.make_manager(workdir,
+                                         config.train.keep_checkpoints))
+
+
+def _peek(data_iter: Any) -> dict[str, np.ndarray]:
+  """The next batch of a (grain) iterator, leaving its position unchanged."""
+  position = data_iter.get_state()
+  batch = next(data_iter)
+  data_iter.set_state(position)
+  return batch
 
 
 def _initialise_from(config: ml_collections.ConfigDict, state: TrainState,
@@ -166,91 +205,134 @@ def _initialise_from(config: ml_collections.ConfigDict, state: TrainState,
                        batch_stats=variables["batch_stats"], opt_state=opt_state)
 
 
+def restore_or_initialise(run: _Run, init_key: jax.Array) -> TrainState:
+  """The latest checkpoint of the workdir (and the iterator's position in
+  it), else a fresh state, merged with `transfer.init_from` if set."""
+  state = create_train_state(run.model, run.tx, init_key,
+                             _peek(run.train_iter), run.mesh)
+  if run.manager.latest_step() is not None:
+    state = checkpointing.restore(
+        run.manager, checkpointing.abstract_like(state), run.train_iter)
+    print(f"Resumed from {checkpointing.checkpoint_dir(run.workdir)} at step "
+          f"{int(state.step)}", flush=True)
+  elif run.config.transfer.init_from:
+    state = _initialise_from(run.config, state, run.tx)
+  return state
+
+
+def _jit_train_step(run: _Run) -> StepFn:
+  return jax.jit(
+      functools.partial(
+          train_step, model=run.model, tx=run.tx,
+          num_classes=run.info.num_classes,
+          label_smoothing=run.config.train.label_smoothing,
+          train_bn=transfer.stage(run.config.transfer.stage).trains_bn),
+      donate_argnums=(0,))
+
+
+class _PeriodicActions:
+  """Logging, checkpoints and evaluations during training, each at its
+  interval (none of them at the last step: `_finish` does those)."""
+
+  def __init__(self, run: _Run):
+    self._run, self._train = run, run.config.train
+    self.writer = metrics_logging.MetricsWriter(run.workdir)
+    self.logger = metrics_logging.ProgressLogger(self._train.num_steps,
+                                                 self._train.batch_size)
+    self._pending: list[dict[str, jax.Array]] = []
+
+  def after_step(self, step: int, state: TrainState,
+                 metrics: dict[str, jax.Array]) -> None:
+    self._pending.append(metrics)
+    last = step == self._train.num_steps
+    if step % self._train.log_every_steps == 0 or last:
+      self._log(step)
+    if step % self._train.checkpoint_every_steps == 0 and not last:
+      checkpointing.save(self._run.manager, step, state, self._run.train_iter)
+    every = self._run.config.eval.every_steps
+    if every and step % every == 0 and not last:
+      self._evaluate(step, state)
+
+  def stop(self, step: int, state: TrainState) -> None:
+    """Leaves as a preempted run would: checkpointed at `step`."""
+    if step % self._train.checkpoint_every_steps:
+      checkpointing.save(self._run.manager, step, state, self._run.train_iter)
+    self.writer.close()
+
+  def _log(self, step: int) -> None:
+    means = {k: float(np.mean([m[k] for m in jax.device_get(self._pending)]))
+             for k in self._pending[0]}
+    means["learning_rate"] = float(self._run.schedule(step - 1))
+    self.logger.log(step, means)
+    self.writer.write_scalars(step, {f"train/{k}": v for k, v in means.items()})
+    self._pending = []
+
+  def _evaluate(self, step: int, state: TrainState) -> None:
+    run = self._run
+    metrics = evaluate_state(run.config, state, run.model, run.mesh,
+                             run.info.num_classes)
+    self.logger.log_eval(step, metrics)
+    self.writer.write_scalars(step, metrics_logging.eval_scalars(metrics))
+
+
+def train_loop(run: _Run, state: TrainState, dropout_key: jax.Array,
+               actions: _PeriodicActions, stop_at_step: int | None
+               ) -> tuple[TrainState, bool]:
+  """Steps until train.num_steps; returns (state, True if stopped early)."""
+  step_fn = _jit_train_step(run)
+  step = int(state.step)
+  while step < run.config.train.num_steps:
+    batch = sharding_lib.global_batch(next(run.train_iter), run.mesh)
+    state, metrics = step_fn(state, batch, dropout_key)
+    step += 1
+    actions.after_step(step, state, metrics)
+    if stop_at_step is not None and step >= stop_at_step:
+      actions.stop(step, state)
+      return state, True
+  return state, False
+
+
+def _finish(run: _Run, state: TrainState, actions: _PeriodicActions
+            ) -> dict[str, Any]:
+  """Precise BN, the last checkpoint, the final evaluation and its report."""
+  step = int(state.step)
+  state = with_precise_bn(run.config, state, run.model, run.mesh)
+  if run.manager.latest_step() != step:
+    checkpointing.save(run.manager, step, state, run.train_iter)
+  results = evaluate_lib.evaluate(state, run.model, _eval_iterator(run.config),
+                                  run.mesh, run.info.num_classes)
+  results["class_names"] = list(run.info.class_names)
+  actions.writer.write_scalars(step, metrics_logging.eval_scalars(results))
+  actions.writer.close()
+  if jax.process_index() == 0:
+    with open(os.path.join(run.workdir, "results.json"), "w") as f:
+      json.dump(results, f, indent=1)
+  actions.logger.log_final(results)
+  return results
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                        stop_at_step: int | None = None) -> dict[str, Any]:
   """Trains `config` in `workdir` (resuming if it holds a checkpoint).
 
   Args:
-    config: a full config (see video_flax/base_config.py).
+    config: a full config (see video_flax/base_config.py); validated here.
     workdir: checkpoints, TensorBoard events and results.json go here.
     stop_at_step: leave the loop after this step as if preempted (tests and
       fault injection); the run resumes from its last checkpoint.
   Returns:
     the final evaluation metrics, or {} when stopped early.
+  Raises:
+    config_validation.ConfigError naming every unusable config value.
   """
   config_validation.validate(config)
-  os.makedirs(workdir, exist_ok=True)
-  mesh = sharding_lib.make_mesh(config.mesh)
-  info = pipeline.dataset_info(config.dataset)
-  model = build_model(config, info.num_classes)
-  schedule = optim.make_schedule(config.train)
-  tx = optim.make_stage_optimizer(config, schedule)
-
-  train_iter = _train_iterator(config, seed=config.seed)
-  example = next(iter(_train_iterator(config, seed=config.seed)))
-  rng = jax.random.key(config.seed)
-  init_key, dropout_key = jax.random.split(rng)
-  state = create_train_state(model, tx, init_key, example, mesh)
-  manager = checkpointing.make_manager(workdir, config.train.keep_checkpoints)
-  if manager.latest_step() is not None:
-    state = checkpointing.restore(
-        manager, checkpointing.abstract_like(state), train_iter)
-    print(f"Resumed from {checkpointing.checkpoint_dir(workdir)} at step "
-          f"{int(state.step)}", flush=True)
-  elif config.transfer.init_from:
-    state = _initialise_from(config, state, tx)
-
-  step_fn = jax.jit(
-      functools.partial(train_step, model=model, tx=tx,
-                        num_classes=info.num_classes,
-                        label_smoothing=config.train.label_smoothing,
-                        train_bn=config.transfer.stage != "fixed"),
-      donate_argnums=(0,))
-  writer = metrics_logging.MetricsWriter(workdir)
-  logger = metrics_logging.ProgressLogger(config.train.num_steps,
-                                          config.train.batch_size)
+  run = _make_run(config, workdir)
+  init_key, dropout_key = jax.random.split(jax.random.key(config.seed))
+  state = restore_or_initialise(run, init_key)
+  actions = _PeriodicActions(run)
   print(f"Training {config.model.name} on {config.dataset.name}/"
-        f"{config.dataset.variant}: {info.num_train} clips, "
-        f"{info.num_classes} classes, {jax.device_count()} devices "
-        f"(mesh {dict(mesh.shape)})", flush=True)
-  step = int(state.step)
-  pending = []
-  while step < config.train.num_steps:
-    batch = sharding_lib.global_batch(next(train_iter), mesh)
-    state, metrics = step_fn(state, batch, dropout_key)
-    step += 1
-    pending.append(metrics)
-    if step % config.train.log_every_steps == 0 or step == config.train.num_steps:
-      means = {k: float(np.mean([m[k] for m in jax.device_get(pending)]))
-               for k in pending[0]}
-      means["learning_rate"] = float(schedule(step - 1))
-      logger.log(step, means)
-      writer.write_scalars(step, {f"train/{k}": v for k, v in means.items()})
-      pending = []
-    if (step % config.train.checkpoint_every_steps == 0
-        and step < config.train.num_steps):
-      checkpointing.save(manager, step, state, train_iter)
-    if config.eval.every_steps and step % config.eval.every_steps == 0 \
-        and step < config.train.num_steps:
-      metrics = evaluate_state(config, state, model, mesh, info.num_classes)
-      logger.log_eval(step, metrics)
-      writer.write_scalars(step, metrics_logging.eval_scalars(metrics))
-    if stop_at_step is not None and step >= stop_at_step:
-      if step % config.train.checkpoint_every_steps:
-        checkpointing.save(manager, step, state, train_iter)
-      writer.close()
-      return {}
-
-  state = with_precise_bn(config, state, model, mesh)
-  if manager.latest_step() != step:
-    checkpointing.save(manager, step, state, train_iter)
-  results = evaluate_lib.evaluate(state, model, _eval_iterator(config), mesh,
-                                  info.num_classes)
-  results["class_names"] = list(info.class_names)
-  writer.write_scalars(step, metrics_logging.eval_scalars(results))
-  writer.close()
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-      json.dump(results, f, indent=1)
-  logger.log_final(results)
-  return results
+        f"{config.dataset.variant}: {run.info.num_train} clips, "
+        f"{run.info.num_classes} classes, {jax.device_count()} devices "
+        f"(mesh {dict(run.mesh.shape)})", flush=True)
+  state, stopped = train_loop(run, state, dropout_key, actions, stop_at_step)
+  return {} if stopped else _finish(run, state, actions)

@@ -1,14 +1,17 @@
 """Transfer stages: pretrain, scratch, fixed (frozen backbone), finetune.
 
-The stage is config (`config.transfer`), never a forked trainer. Weights of
+The stage is config (`config.transfer.stage`), never a forked trainer:
+`stage(name)` returns what a stage means (the `Stage` table below) and
+validation, the optimizer and the trainer ask it. Weights of
 another run enter through one merge function (`merge_variables`) that fails
 listing every missing, unexpected or mis-shaped parameter, except for the
 classifier (`head`), which is re-initialised when its shape differs.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import jax
 import numpy as np
@@ -18,8 +21,47 @@ from video_flax import checkpointing
 from video_flax import inflation
 from video_flax import variable_trees
 
-STAGES = ("pretrain", "scratch", "fixed", "finetune")
 HEAD = "head"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+  """What one transfer stage means.
+
+  Attributes:
+    name: the value of `config.transfer.stage`.
+    init_from: 'required', 'optional' or 'forbidden': whether the stage
+      starts from another run's weights (`transfer.init_from`).
+    trains_bn: False runs the model in inference mode while training (BN
+      uses and keeps its running statistics, dropout is off).
+    frozen_backbone: only the classifier (`head`) parameters move.
+    backbone_lr_multiplier: `transfer.backbone_lr_multiplier` scales the
+      backbone's learning rate; other stages reject a value other than 1.
+    precise_bn: BN statistics are recomputed before evaluation (when
+      `eval.precise_bn_batches` > 0).
+  """
+  name: str
+  init_from: Literal["required", "optional", "forbidden"]
+  trains_bn: bool = True
+  frozen_backbone: bool = False
+  backbone_lr_multiplier: bool = False
+  precise_bn: bool = True
+
+
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("pretrain", init_from="optional"),
+    Stage("scratch", init_from="forbidden"),
+    Stage("fixed", init_from="required", trains_bn=False,
+          frozen_backbone=True, precise_bn=False),
+    Stage("finetune", init_from="required", backbone_lr_multiplier=True),
+)}
+
+
+def stage(name: str) -> Stage:
+  """The `Stage` called `name`; unknown names fail listing the known ones."""
+  if name not in STAGES:
+    raise ValueError(f"transfer.stage={name!r}; known: {tuple(STAGES)}")
+  return STAGES[name]
 
 
 def is_head(path: tuple[str, ...] | str) -> bool:

@@ -1,17 +1,24 @@
-"""Video datasets and the grain input pipeline.
+"""Video datasets and the grain input pipeline, in three parts:
+
+  runtime     dataset_api.py (what a dataset provides), pipeline.py (grain:
+              shuffle, shard, batch), clip_sampling.py (which frames),
+              augment.py (crops, flips, normalisation: every dataset),
+              real_video.py + video_source.py (prepared real videos),
+              video_records.py + flow_codec.py (the prepared format)
+  prepare/    offline: downloaded folders -> prepared shards (its own CLI)
+  synthetic/  the procedural motion dataset
 
 `DATASETS` maps `config.dataset.name` to a module implementing
-`dataset_api.VideoDataset` (records + decode/augment of one record); the
-shared shuffle/shard/batch code lives in `pipeline.py`.
+`dataset_api.VideoDataset` (records + decode/augment of one record).
 """
 from __future__ import annotations
 
 from video_flax.data import dataset_api
 from video_flax.data import real_video
-from video_flax.data import synthetic_tfds
+from video_flax.data.synthetic import dataset as synthetic_dataset
 
 DATASETS: dict[str, dataset_api.VideoDataset] = {
-    "synthetic": synthetic_tfds,
+    "synthetic": synthetic_dataset,
     "kinetics": real_video,
     "ucf101": real_video,
     "hmdb51": real_video,

@@ -109,6 +109,21 @@ def _wrap(indices: np.ndarray, length: int, short_video: str) -> np.ndarray:
                    f"{short_video!r}")
 
 
+def window_indices(num_stored: int, num_frames: int, stride: int,
+                   rng: np.random.Generator | None) -> np.ndarray:
+  """Indices [num_frames] of frames `stride` apart inside `num_stored`
+  frames (clips of one fixed length, as the synthetic set stores): a random
+  window with `rng`, the centred one without; ValueError if it does not fit.
+  """
+  span = (num_frames - 1) * stride + 1
+  if span > num_stored:
+    raise ValueError(f"num_frames={num_frames} with frame_stride={stride} "
+                     f"spans {span} frames but a clip has {num_stored}")
+  start = (rng.integers(0, num_stored - span + 1) if rng is not None
+           else (num_stored - span) // 2)
+  return start + stride * np.arange(num_frames)
+
+
 def clip_at(spec: ClipSpec, start: int, num_stored: int, stored_fps: float,
             short_video: str = "loop") -> ClipIndices:
   """Stored-frame indices of the clip starting at frame `start` (at spec.fps).

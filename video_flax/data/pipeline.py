@@ -15,7 +15,7 @@ takes positions [k*B + p*b, k*B + (p+1)*b) of global batch k (B global, b
 local), positions past the end repeat real clips with 'mask' 0 and 'index'
 -1, so each clip counts exactly once over all processes.
 
-Videos are float32 in [-1, 1] (x / 127.5 - 1; see transforms.normalize).
+Videos are float32, normalised by augment.normalize.
 """
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ PREFETCH_BATCHES = 2
 
 _INT_FIELDS = {"num_frames": 1, "frame_stride": 1, "crop_size": 1,
                "worker_count": 0}
-_STR_FIELDS = ("name", "variant", "data_dir", "train_split", "eval_split")
+_STR_FIELDS = ("name", "variant", "data_dir", "train_split", "eval_split",
+               "streams")
 
 
 def check_config(cfg: ml_collections.ConfigDict) -> None:
@@ -58,6 +59,11 @@ def check_config(cfg: ml_collections.ConfigDict) -> None:
       problems.append(f"dataset.{key} is missing")
     elif not isinstance(cfg[key], int) or cfg[key] < low:
       problems.append(f"dataset.{key}={cfg[key]!r} must be an integer >= {low}")
+  if isinstance(cfg.get("streams"), str):
+    try:
+      dataset_api.stream_keys(cfg)
+    except ValueError as e:
+      problems.append(str(e))
   if problems:
     raise ValueError("Invalid dataset config:\n  " + "\n  ".join(problems))
   get_dataset(cfg.name)

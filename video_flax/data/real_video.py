@@ -18,7 +18,7 @@ Implements dataset_api.VideoDataset over a folder written by
   scale_jitter    (lo, hi): train crops as if the short side were resized to
                   U[lo, hi] pixels; () = plain random crops
   flip            random horizontal flips in training (flow x negated)
-  normalization   a clip_crops.NORMALIZATIONS name ('minus_one_one' = [-1, 1])
+  normalization   an augment.NORMALIZATIONS name ('minus_one_one' = [-1, 1])
   eval_num_clips  test clips per video; 0 = the preset's (1 without preset)
   eval_crop       center | three | full (test crops per clip: 1, 3, 1)
 """
@@ -34,7 +34,6 @@ import numpy as np
 
 from video_flax.data import clip_sampling
 from video_flax.data import dataset_api
-from video_flax.data import synthetic_tfds
 from video_flax.data import video_records
 from video_flax.data import video_source
 
@@ -44,7 +43,7 @@ def prepared_dir(cfg: ml_collections.ConfigDict) -> str:
   if cfg.data_dir and os.path.isfile(
       os.path.join(os.path.expanduser(cfg.data_dir), video_records.INFO_FILE)):
     return os.path.abspath(os.path.expanduser(cfg.data_dir))
-  return os.path.join(synthetic_tfds.resolve_data_dir(cfg.data_dir), cfg.name)
+  return os.path.join(dataset_api.resolve_data_dir(cfg.data_dir), cfg.name)
 
 
 @functools.lru_cache(maxsize=8)
@@ -56,16 +55,10 @@ def _load(directory: str, name: str) -> video_source.PreparedDataset:
   return dataset
 
 
-def input_keys(cfg: ml_collections.ConfigDict) -> tuple[str, ...]:
-  """The keys `dataset.streams` names (() for an unknown value, which
-  clip_options reports)."""
-  return video_source.STREAMS.get(cfg.streams, ())
-
-
 def load(cfg: ml_collections.ConfigDict) -> video_source.PreparedDataset:
   """The prepared dataset named by cfg, checked against what cfg needs."""
   dataset = _load(prepared_dir(cfg), cfg.name)
-  if "flow" in video_source.STREAMS[cfg.streams] and not dataset.info.flow:
+  if "flow" in dataset_api.stream_keys(cfg) and not dataset.info.flow:
     raise ValueError(f"dataset.streams={cfg.streams!r} needs optical flow, but "
                      f"{dataset.directory} was prepared without --flow")
   return dataset
@@ -82,7 +75,8 @@ def clip_options(cfg: ml_collections.ConfigDict) -> video_source.ClipOptions:
   if missing:
     raise ValueError(f"config.dataset lacks {', '.join(missing)}, needed for "
                      f"real video datasets (see docs/real_data.md)")
-  flow = "flow" in input_keys(cfg)
+  keys = dataset_api.stream_keys(cfg)
+  flow = "flow" in keys
   if cfg.fold < 1:
     raise ValueError(f"dataset.fold={cfg.fold} must be >= 1")
   if cfg.clip_sampling:
@@ -98,7 +92,7 @@ def clip_options(cfg: ml_collections.ConfigDict) -> video_source.ClipOptions:
   return video_source.ClipOptions(
       train_clip=train, test_clip=test,
       num_test_clips=cfg.eval_num_clips or num_clips, crop_size=cfg.crop_size,
-      streams=cfg.streams, short_video=cfg.short_video,
+      keys=keys, short_video=cfg.short_video,
       scale_jitter=tuple(cfg.scale_jitter) or None, flip=cfg.flip,
       normalization=cfg.normalization, eval_crop=cfg.eval_crop)
 

@@ -23,7 +23,7 @@ import cv2
 import msgpack
 import numpy as np
 
-from video_flax.data import optical_flow
+from video_flax.data import flow_codec
 
 FORMAT_VERSION = 1
 INFO_FILE = "info.json"
@@ -62,7 +62,7 @@ def encode_record(*, video_id: str, label: int, fps: float, frames: np.ndarray,
       "num_frames": int(frames.shape[0]),
       "frames": [encode_jpeg(f, jpeg_quality) for f in frames],
       "flow": ([] if flow is None else
-               [optical_flow.encode_flow_jpeg(f, jpeg_quality) for f in flow]),
+               [flow_codec.encode_flow_jpeg(f, jpeg_quality) for f in flow]),
   }, use_bin_type=True)
 
 
@@ -84,7 +84,7 @@ def decode_flow(record: dict[str, Any], indices: Sequence[int]) -> np.ndarray:
   if not record["flow"]:
     raise ValueError(f"record {record['video_id']!r} has no optical flow; "
                      f"prepare the dataset with --flow")
-  cache = {i: optical_flow.decode_flow_jpeg(record["flow"][i])
+  cache = {i: flow_codec.decode_flow_jpeg(record["flow"][i])
            for i in set(indices)}
   return np.stack([cache[i] for i in indices])
 

@@ -8,7 +8,7 @@ given grain's per-element rng) -> batch.
 Testing: `MultiViewSource` expands each video into clips x crops views
 (consecutive elements), and `view_example` decodes one view; every view
 carries its video's position as 'video_index', so scores can be averaged
-per video (see multiview.py).
+per video (see video_flax/multiview.py).
 """
 from __future__ import annotations
 
@@ -20,13 +20,9 @@ from typing import Any
 import grain
 import numpy as np
 
-from video_flax.data import clip_crops
+from video_flax.data import augment
 from video_flax.data import clip_sampling
-from video_flax.data import dataset_api
-from video_flax.data import optical_flow
 from video_flax.data import video_records
-
-STREAMS = dataset_api.STREAMS
 
 
 class PreparedDataset:
@@ -81,7 +77,7 @@ class ClipOptions:
   test_clip: clip_sampling.ClipSpec
   num_test_clips: int
   crop_size: int
-  streams: str = "rgb"  # rgb | flow | rgb+flow
+  keys: tuple[str, ...] = ("video",)  # dataset_api.stream_keys
   short_video: str = "loop"
   scale_jitter: tuple[int, int] | None = None  # short side range; None = no
   flip: bool = True
@@ -89,10 +85,9 @@ class ClipOptions:
   eval_crop: str = "three"  # center | three | full
 
   def __post_init__(self):
-    choices = {"streams": tuple(STREAMS),
-               "short_video": clip_sampling.SHORT_VIDEO_MODES,
-               "normalization": tuple(clip_crops.NORMALIZATIONS),
-               "eval_crop": clip_crops.EVAL_CROPS}
+    choices = {"short_video": clip_sampling.SHORT_VIDEO_MODES,
+               "normalization": tuple(augment.NORMALIZATIONS),
+               "eval_crop": augment.EVAL_CROPS}
     problems = [f"dataset.{k}={getattr(self, k)!r} is not one of {v}"
                 for k, v in choices.items() if getattr(self, k) not in v]
     jitter = self.scale_jitter
@@ -106,34 +101,25 @@ class ClipOptions:
       raise ValueError("Invalid dataset config:\n  " + "\n  ".join(problems))
 
   @property
-  def keys(self) -> tuple[str, ...]:
-    return STREAMS[self.streams]
-
-  @property
   def num_crops(self) -> int:
     return 3 if self.eval_crop == "three" else 1
 
 
 def _cut(record: dict[str, Any], clip: clip_sampling.ClipIndices,
-         options: ClipOptions, box: clip_crops.Box, size: tuple[int, int],
+         options: ClipOptions, box: augment.Box, size: tuple[int, int],
          flip: bool) -> dict[str, np.ndarray]:
-  """Decodes, crops, flips and normalises the streams of one clip."""
-  out = {"label": np.int32(record["label"])}
+  """Decodes the frames of one clip and cuts them (augment.cut_clip)."""
+  video = flow = None
   if "video" in options.keys:
-    frames = clip_crops.crop_resize(
-        video_records.decode_frames(record, clip.rgb.tolist(), bgr=True), box,
-        size)
-    out["video"] = clip_crops.normalize(frames, options.normalization,
-                                        flip=flip, bgr=True)
+    video = video_records.decode_frames(record, clip.rgb.tolist(), bgr=True)
   if "flow" in options.keys:
     # RGB-only presets (flow_per_frame 0) read one flow frame per RGB frame.
     indices = (clip.flow if len(clip.flow) else clip.rgb).tolist()
-    flow = clip_crops.crop_resize_flow(
-        video_records.decode_flow(record, indices), box, size)
-    if flip:
-      flow = optical_flow.flip_flow_horizontally(flow)
-    out["flow"] = flow.astype(np.float32)
-  return out
+    flow = video_records.decode_flow(record, indices)
+  out = augment.cut_clip(box, size, flip=flip,
+                         normalization=options.normalization, video=video,
+                         flow=flow, bgr=True)
+  return {"label": np.int32(record["label"]), **out}
 
 
 def train_example(data: bytes, options: ClipOptions,
@@ -147,7 +133,7 @@ def train_example(data: bytes, options: ClipOptions,
   record = video_records.decode_record(data)
   clip = clip_sampling.random_clip(options.train_clip, record["num_frames"],
                                    record["fps"], rng, options.short_video)
-  box = clip_crops.random_crop_box(record["height"], record["width"],
+  box = augment.random_crop_box(record["height"], record["width"],
                                    options.crop_size, options.scale_jitter, rng)
   flip = options.flip and bool(rng.integers(0, 2))
   return _cut(record, clip, options, box, (options.crop_size,) * 2, flip)
@@ -162,10 +148,10 @@ def view_example(element: dict[str, Any], options: ClipOptions
   clips = clip_sampling.view_clips(options.test_clip, record["num_frames"],
                                    record["fps"], options.num_test_clips,
                                    options.short_video)
-  boxes = clip_crops.view_crop_boxes(record["height"], record["width"],
+  boxes = augment.view_crop_boxes(record["height"], record["width"],
                                      options.eval_crop)
   clip, box = clips[view // len(boxes)], boxes[view % len(boxes)]
-  size = clip_crops.eval_output_size(options.crop_size, options.eval_crop)
+  size = augment.eval_output_size(options.crop_size, options.eval_crop)
   out = _cut(record, clip, options, box, size, flip=False)
   out["video_index"] = np.int32(element["video_index"])
   return out

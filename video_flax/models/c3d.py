@@ -67,3 +67,5 @@ MODELS = {
     "c3d_bn": C3D,
     "c3d_bn_tiny": functools.partial(C3D, width=0.125, fc_features=128),
 }
+
+REFERENCE_SHAPES = {"c3d_bn": (16, 112, 112)}

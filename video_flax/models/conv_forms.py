@@ -123,11 +123,9 @@ def _depthwise_sum(xp: Array, kernel: Array, strides: Ints, out: Ints,
 
 def _block_shape(batch: int, out: Sequence[int], rows: int = 2048
                  ) -> tuple[int, int]:
-  """(frames, rows of H') per block: about `rows` output positions, all clips.
-
-  Whole frames (several if small) when batch * H' * W' <= rows, else a
-  divisor of H'. Divisors keep every block the same shape.
-  """
+  """(frames, rows of H') per block: about `rows` output positions, all
+  clips: whole frames (several if small) when batch * H' * W' <= rows, else
+  a divisor of H' (divisors keep every block the same shape)."""
   num_frames, height, width = out
   frame = batch * height * width
   if frame <= rows:
@@ -178,12 +176,11 @@ def _tap_sums(xw: Array, dw: Array, kernel_size: Ints, strides: Ints
               ) -> Array:
   """[B, taps, C]: per clip and tap, sum over T', H', W' of window_tap * dw.
 
-  xw [B, Tw, Hw, Wp, C] holds the padded input of the outputs dw
-  [B, T', H', W', C]. For W' in `_UNROLLED_WIDTHS` each tap's sum over W'
-  is written out as adds (XLA fuses them into one vectorised loop, ~2x
-  faster than a reduce op there; narrower frames are faster with the
-  reduce, wider ones would compile for many seconds); otherwise one
-  variadic reduce over all taps.
+  xw [B, Tw, Hw, Wp, C]: the padded input of the outputs dw [B, T', H', W',
+  C]. For W' in `_UNROLLED_WIDTHS` each tap's sum over W' is written out as
+  adds (one fused vectorised loop, ~2x faster than a reduce there; narrower
+  frames are faster reduced, wider ones compile for many seconds); else
+  one variadic reduce over all taps.
   """
   out = dw.shape[1:4]
   windows = [w for _, w in _taps(xw, kernel_size, strides, out)]
@@ -288,11 +285,10 @@ def _conv2d_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
                 groups: int) -> Array:
   """Conv as, per temporal tap, 2D convs (one per group) summed.
 
-  XLA:CPU runs 2D convs through a fast library path but 3D (and grouped)
-  ones through a slow generic loop, so T is folded into the batch. The H, W
-  padding stays inside the 2D convs: a pre-padded VALID stride-1 2D conv
-  takes a ~4x slower path, so an all-zero padding gets one extra row that
-  is cropped off.
+  XLA:CPU runs 2D convs fast but 3D (and grouped) ones through a slow
+  generic loop, so T is folded into the batch. H, W padding stays inside the
+  2D convs (a pre-padded VALID stride-1 2D conv is ~4x slower): an all-zero
+  padding gets one extra row, cropped off.
   """
   dtype = jnp.result_type(x, kernel)
   acc = _accum_dtype(dtype)
@@ -326,10 +322,9 @@ def _patches(xw: Array, kernel_size: Ints, strides: Ints,
              out: Sequence[int]) -> Array:
   """Patch matrix [B*T'*H'*W', kt*kh*kw*C] of a block of outputs (im2col).
 
-  xw [B, Tw, Hw, Wp, C] holds the padded input the block [B, T', H', W']
-  reads. Built one axis at a time (kw + kh + kt slices, not kt*kh*kw) to
-  keep compiles short; columns are ordered (a, b, c, channel) like the
-  kernel's rows.
+  xw [B, Tw, Hw, Wp, C]: the padded input the block [B, T', H', W'] reads.
+  Built one axis at a time (kw + kh + kt slices, not kt*kh*kw: short
+  compiles); columns ordered (a, b, c, channel) like the kernel's rows.
   """
   cols = xw
   for axis in (3, 2, 1):  # W, H, T: each concat puts its taps outermost
@@ -360,11 +355,9 @@ def _dense_kernel_grad(xp: Array, dy: Array, kernel_size: Ints,
   return total.reshape(*kernel_size, xp.shape[-1], c_out)
 
 
-# From this many output channels on, dkernel of a dense conv uses
-# _dense_kernel_grad: its patch matrix is built once per C_out columns, so
-# narrow outputs spend most of the time building it, and there XLA:CPU's
-# filter-gradient 2D conv is faster (2-5x measured); wider ones run 1.3-2x
-# faster with the patches (docs/conv_speed.md).
+# From this many output channels on, a dense conv's dkernel uses the patch
+# matrix (built once per C_out columns): narrower, XLA:CPU's filter-gradient
+# 2D conv is 2-5x faster; wider, patches are 1.3-2x faster (conv_speed.md).
 _PATCH_GRAD_MIN_OUT = 32
 
 
@@ -374,9 +367,8 @@ def dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads,
 
   x [B, T, H, W, C_in], kernel [kt, kh, kw, C_in/groups, C_out] ->
   [B, T', H', W', C_out]; `strides`, `padding`, `groups` are static.
-  dx comes from autodiff (transposed 2D convs); dkernel from autodiff too
-  (filter-gradient 2D convs), except for groups = 1 with
-  C_out >= `_PATCH_GRAD_MIN_OUT`, which uses `_dense_kernel_grad`.
+  dx and dkernel come from autodiff (2D convs), except dkernel for groups = 1
+  with C_out >= `_PATCH_GRAD_MIN_OUT` (`_dense_kernel_grad`).
   """
   if groups > 1 or kernel.shape[-1] < _PATCH_GRAD_MIN_OUT:
     return _conv2d_sum(x, kernel, strides, padding, groups)

@@ -18,6 +18,7 @@ channels) 12,668,032.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Callable, ClassVar, Sequence
 
@@ -172,16 +173,11 @@ class InceptionBlock(nn.Module):
     return jnp.concatenate([b0, b1, b2, b3], axis=-1)
 
 
-class InceptionV1Backbone(nn.Module):
-  """Inception-V1 up to Mixed_5c, before the final average pool.
-
-  [B, T, H, W, C] -> [B, T', ceil(H / 32), ceil(W / 32), 1024 * width];
-  T' = T when `temporal=False` (per frame), else ceil(T / 8).
+class BackboneSize(nn.Module, kw_only=True):
+  """Size options of the Inception-V1 backbone, shared (keyword-only) by it
+  and every model built on it (I3D, S3D, ConvNet+LSTM, the two-streams).
 
   Attributes:
-    temporal: False: 2D per-frame network; True: I3D (or S3D with a
-      separable `unit`).
-    stem_time: temporal size of the first conv's kernel (7 in I3D).
     width, min_width: every channel count c becomes max(int(c * width),
       min_width), as TF-slim's depth_multiplier (1.0 = the paper's widths).
     blocks_per_stage: how many of the Inception blocks of stages 3, 4 and 5
@@ -191,6 +187,29 @@ class InceptionV1Backbone(nn.Module):
       stem (MaxPool_2a, MaxPool_3a; no parameters), keeping 4x the spatial
       resolution: on 32-64 px clips the released layout leaves too little
       of it for small motions.
+  """
+  width: float = 1.0
+  min_width: int = 8
+  blocks_per_stage: Sequence[int] = (2, 5, 2)
+  stem_pools: bool = True
+
+
+_BACKBONE_SIZE_FIELDS = tuple(
+    f.name for f in dataclasses.fields(BackboneSize)
+    if f.name not in ("parent", "name"))
+
+
+class InceptionV1Backbone(BackboneSize):
+  """Inception-V1 up to Mixed_5c, before the final average pool.
+
+  [B, T, H, W, C] -> [B, T', ceil(H / 32), ceil(W / 32), 1024 * width];
+  T' = T when `temporal=False` (per frame), else ceil(T / 8).
+
+  Attributes:
+    temporal: False: 2D per-frame network; True: I3D (or S3D with a
+      separable `unit`).
+    stem_time: temporal size of the first conv's kernel (7 in I3D).
+    width, min_width, blocks_per_stage, stem_pools: see `BackboneSize`.
     unit: conv -> BN -> ReLU factory, called as unit(features, kernel_size,
       strides, padding_mode=..., name=...)(x, train).
     padding_mode: 'same' (TF, I3D release) or 'symmetric' (torchvision S3D),
@@ -200,10 +219,6 @@ class InceptionV1Backbone(nn.Module):
   """
   temporal: bool = True
   stem_time: int = 7
-  width: float = 1.0
-  min_width: int = 8
-  blocks_per_stage: Sequence[int] = (2, 5, 2)
-  stem_pools: bool = True
   unit: UnitFactory = ConvBNReLU
   padding_mode: str = "same"
   gate: UnitFactory | None = None
@@ -245,12 +260,11 @@ class InceptionV1Backbone(nn.Module):
     return x
 
 
-def backbone_options(model: nn.Module) -> dict[str, Any]:
-  """The backbone size fields (width, min_width, blocks_per_stage,
-  stem_pools) that every Inception-V1 based model carries, as kwargs."""
-  return {"width": model.width, "min_width": model.min_width,
-          "blocks_per_stage": tuple(model.blocks_per_stage),
-          "stem_pools": model.stem_pools}
+def backbone_options(model: BackboneSize) -> dict[str, Any]:
+  """The `BackboneSize` fields of `model`, as kwargs for the backbone."""
+  options = {name: getattr(model, name) for name in _BACKBONE_SIZE_FIELDS}
+  options["blocks_per_stage"] = tuple(options["blocks_per_stage"])
+  return options
 
 
 class PooledConvHead(nn.Module):
@@ -282,7 +296,7 @@ class PooledConvHead(nn.Module):
     return jnp.mean(x, axis=(1, 2, 3))
 
 
-class InceptionV1(nn.Module):
+class InceptionV1(BackboneSize):
   """Inception-V1 classifier: 2D per frame (`temporal=False`) or I3D.
 
   Called on video [B, T, H, W, C] (C = 3 for RGB, 2 for flow) and returns
@@ -292,10 +306,6 @@ class InceptionV1(nn.Module):
   num_classes: int
   temporal: bool = True
   dropout_rate: float = 0.5
-  width: float = 1.0
-  min_width: int = 8
-  blocks_per_stage: Sequence[int] = (2, 5, 2)
-  stem_pools: bool = True
   bn_scale: bool = False
   dtype: Dtype | None = None
 
@@ -328,3 +338,8 @@ MODELS = {
     "i3d_rgb_tiny": functools.partial(InceptionV1, temporal=True, **TINY),
     "i3d_flow_tiny": functools.partial(FlowInceptionV1, temporal=True, **TINY),
 }
+
+# Clips of the papers (../shared/docs/reference-numbers.md from the repo
+# root); `*_tiny` models run at 8x32x32.
+REFERENCE_SHAPES = {"inception_v1_2d": (16, 224, 224),
+                    "i3d_rgb": (64, 224, 224), "i3d_flow": (64, 224, 224)}

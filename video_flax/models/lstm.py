@@ -18,7 +18,7 @@ and ties the statistics to the training clip length (25 frames in training,
 from __future__ import annotations
 
 import functools
-from typing import Any, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -26,8 +26,9 @@ import jax.numpy as jnp
 from jax import lax
 
 from video_flax.models import layers
-from video_flax.models.inception import (TINY, ConvBNReLU,
-                                         InceptionV1Backbone, backbone_options)
+from video_flax.models.inception import (TINY, BackboneSize, ConvBNReLU,
+                                         InceptionV1Backbone,
+                                         backbone_options)
 
 Array = jax.Array
 Dtype = Any
@@ -63,15 +64,11 @@ class BatchNormLSTM(nn.Module):
     return jnp.swapaxes(hs, 0, 1)
 
 
-class ConvNetLSTM(nn.Module):
+class ConvNetLSTM(BackboneSize):
   """Video [B, T, H, W, 3] -> logits [B, T, K] (train) or [B, K] (eval)."""
   num_classes: int
   hidden: int = 512
   dropout_rate: float = 0.5
-  width: float = 1.0
-  min_width: int = 8
-  blocks_per_stage: Sequence[int] = (2, 5, 2)
-  stem_pools: bool = True
   bn_scale: bool = False
   dtype: Dtype | None = None
 
@@ -92,3 +89,6 @@ MODELS = {
     "convnet_lstm": ConvNetLSTM,
     "convnet_lstm_tiny": functools.partial(ConvNetLSTM, hidden=64, **TINY),
 }
+
+# 25 frames in training (Quo Vadis, Table 1).
+REFERENCE_SHAPES = {"convnet_lstm": (25, 224, 224)}

@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 
 from video_flax.models import layers
-from video_flax.models.inception import (TINY, InceptionV1Backbone,
+from video_flax.models.inception import (TINY, BackboneSize,
+                                         InceptionV1Backbone,
                                          PooledConvHead, backbone_options,
                                          padding_for)
 
@@ -74,15 +75,11 @@ class SelfGating(nn.Module):
     return x * nn.sigmoid(weights)[:, None, None, None, :]
 
 
-class S3D(nn.Module):
+class S3D(BackboneSize):
   """S3D / S3D-G: video [B, T, H, W, 3] -> logits [B, num_classes]."""
   num_classes: int
   gating: bool = False
   dropout_rate: float = 0.2
-  width: float = 1.0
-  min_width: int = 8
-  blocks_per_stage: Sequence[int] = (2, 5, 2)
-  stem_pools: bool = True
   dtype: Dtype | None = None
 
   @nn.compact
@@ -102,3 +99,5 @@ MODELS = {
     "s3d_tiny": functools.partial(S3D, gating=False, **TINY),
     "s3d_g_tiny": functools.partial(S3D, gating=True, **TINY),
 }
+
+REFERENCE_SHAPES = {"s3d": (16, 224, 224), "s3d_g": (16, 224, 224)}

@@ -26,16 +26,16 @@ learning rate to match); in evaluation the averaged logits [B, K].
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from video_flax.models import layers
-from video_flax.models.inception import (TINY, ConvBNReLU, InceptionV1,
-                                         InceptionV1Backbone, backbone_options,
-                                         max_pool)
+from video_flax.models.inception import (TINY, BackboneSize, ConvBNReLU,
+                                         InceptionV1, InceptionV1Backbone,
+                                         backbone_options, max_pool)
 
 Array = jax.Array
 Dtype = Any
@@ -70,16 +70,12 @@ def _streams_output(rgb: Array, flow: Array, train: bool) -> Array:
   return jnp.stack([rgb, flow], axis=1) if train else (rgb + flow) / 2
 
 
-class TwoStreamLateFusion(nn.Module):
+class TwoStreamLateFusion(BackboneSize):
   """2D RGB Inception-V1 + 2D flow Inception-V1 on stacked flow, averaged."""
   input_keys: ClassVar[tuple[str, ...]] = ("video", "flow")
   num_classes: int
   flow_stack: int = 10
   dropout_rate: float = 0.5
-  width: float = 1.0
-  min_width: int = 8
-  blocks_per_stage: Sequence[int] = (2, 5, 2)
-  stem_pools: bool = True
   bn_scale: bool = False
   dtype: Dtype | None = None
 
@@ -95,17 +91,13 @@ class TwoStreamLateFusion(nn.Module):
                            stream(name="flow")(flow, train), train)
 
 
-class TwoStream3DFused(nn.Module):
+class TwoStream3DFused(BackboneSize):
   """Both Inception-V1 feature grids fused by 3x3x3 conv, pool and fc."""
   input_keys: ClassVar[tuple[str, ...]] = ("video", "flow")
   num_classes: int
   flow_stack: int = 10
   fusion_features: int = 512
   dropout_rate: float = 0.5
-  width: float = 1.0
-  min_width: int = 8
-  blocks_per_stage: Sequence[int] = (2, 5, 2)
-  stem_pools: bool = True
   bn_scale: bool = False
   dtype: Dtype | None = None
 
@@ -131,15 +123,11 @@ class TwoStream3DFused(nn.Module):
                     name="head")(x)
 
 
-class TwoStreamI3D(nn.Module):
+class TwoStreamI3D(BackboneSize):
   """RGB I3D on `video` and flow I3D on `flow` (same clip), averaged."""
   input_keys: ClassVar[tuple[str, ...]] = ("video", "flow")
   num_classes: int
   dropout_rate: float = 0.5
-  width: float = 1.0
-  min_width: int = 8
-  blocks_per_stage: Sequence[int] = (2, 5, 2)
-  stem_pools: bool = True
   bn_scale: bool = False
   dtype: Dtype | None = None
 
@@ -166,3 +154,9 @@ MODELS = {
         TwoStream3DFused, fusion_features=64, **_TINY_STREAMS),
     "two_stream_i3d_tiny": functools.partial(TwoStreamI3D, **TINY),
 }
+
+# Flow clips of Quo Vadis' Table 1: 10 flow frames (1 snippet) for late
+# fusion, 50 (5 snippets) for 3D-fused, 64 frames of both for two-stream I3D.
+REFERENCE_SHAPES = {"two_stream_late_fusion": (10, 224, 224),
+                    "two_stream_3d_fused": (50, 224, 224),
+                    "two_stream_i3d": (64, 224, 224)}

@@ -5,7 +5,7 @@
 
 Forward = the jitted eval-mode pass; train step = forward + backward + an
 SGD-momentum update of the parameters and the BN running statistics. The
-achieved GFLOP/s use the model's analytic count (`tools/flops.py`):
+achieved GFLOP/s use the model's analytic count (models/model_size.py):
 2 x MACs per clip forward and 3 x that for a training step (the backward
 pass costs about twice the forward). Each timing is the median of `--iters`
 runs after one warm-up (compile) run.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import statistics
 import time
 from typing import Any, Callable, Sequence
@@ -28,7 +27,8 @@ import numpy as np
 import optax
 
 from video_flax import models
-from video_flax.tools import flops
+from video_flax import variable_init
+from video_flax.models import model_size
 
 BACKWARD_FACTOR = 3  # a training step ~ forward + 2 x forward in FLOPs
 
@@ -42,7 +42,7 @@ class Timing:
 
 def _inputs(model: nn.Module, shape: Sequence[int], batch_size: int,
             key: jax.Array) -> Any:
-  specs = flops.example_inputs(model, shape, batch_size)
+  specs = model_size.example_inputs(model, shape, batch_size)
   return jax.tree.map(lambda s: jax.random.normal(key, s.shape, s.dtype), specs)
 
 
@@ -57,28 +57,6 @@ def time_call(fn: Callable[[], Any], iters: int) -> Timing:
     jax.block_until_ready(fn())
     runs.append(time.perf_counter() - start)
   return Timing(statistics.median(runs), compile_seconds)
-
-
-def random_variables(model: nn.Module, inputs: Any, seed: int = 0) -> Any:
-  """Variables of the model's shapes filled from numpy, scaled like He init.
-
-  Speed does not depend on the values, and XLA:CPU compiles the model's
-  random initializers slowly (a second or more per parameter tensor).
-  """
-  abstract = flops.abstract_variables(model, inputs)
-  rng = np.random.default_rng(seed)
-
-  def fill(path, leaf):
-    last = getattr(path[-1], "key", None)
-    if last == "var" or last == "scale":
-      return jnp.ones(leaf.shape, leaf.dtype)
-    if last in ("mean", "bias"):
-      return jnp.zeros(leaf.shape, leaf.dtype)
-    fan_in = max(math.prod(leaf.shape[:-1]), 1)
-    value = rng.standard_normal(leaf.shape, np.float32) * np.sqrt(2 / fan_in)
-    return jnp.asarray(value, leaf.dtype)
-
-  return jax.tree_util.tree_map_with_path(fill, abstract)
 
 
 def time_forward(model: nn.Module, variables: Any, inputs: Any,
@@ -133,11 +111,11 @@ def benchmark(name: str, shape: Sequence[int], batch_size: int,
   and the loss stay float32.
   """
   if macs is None:
-    macs = flops.count_macs(models.build_model(name, num_classes), shape,
+    macs = model_size.count_macs(models.build_model(name, num_classes), shape,
                             batch_size=1)
   model = models.build_model(name, num_classes, dtype=jnp.dtype(dtype))
   inputs = _inputs(model, shape, batch_size, jax.random.key(1))
-  variables = random_variables(model, inputs)
+  variables = variable_init.random_variables(model, inputs)
   forward = time_forward(model, variables, inputs, iters)
   result = {
       "gmacs_per_clip": macs / 1e9,

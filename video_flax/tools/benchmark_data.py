@@ -30,10 +30,11 @@ import numpy as np
 from video_flax import base_config
 from video_flax.data import clip_sampling
 from video_flax.data import pipeline
-from video_flax.data import prepare
 from video_flax.data import real_video
-from video_flax.data import video_decode
-from video_flax.data import video_encode
+from video_flax.data.prepare import decode
+from video_flax.data.prepare import encode
+from video_flax.data.prepare import shards
+from video_flax.data.prepare import video_writer
 from video_flax.tools import benchmark as model_benchmark
 
 _VIDEOS = flags.DEFINE_integer("videos", 8, "videos to generate")
@@ -78,7 +79,7 @@ def write_videos(root: str, num_videos: int, seconds: float) -> None:
     c = classes[v % 2]
     os.makedirs(os.path.join(root, "videos", c), exist_ok=True)
     name = f"v_{c}_g{v:02d}_c01.mp4"
-    video_encode.write_video(os.path.join(root, "videos", c, name),
+    video_writer.write_video(os.path.join(root, "videos", c, name),
                              moving_texture(int(seconds * 30), v), 30, "h264")
     lines.append(f"{c}/{name} {v % 2 + 1}\n")
   for kind in ("train", "test"):
@@ -112,18 +113,20 @@ def rate(fn: Callable[[], int], min_seconds: float) -> tuple[float, float]:
           1e3 * (time.process_time() - cpu) / done)
 
 
-def main(argv) -> None:
-  del argv
-  tmp = tempfile.mkdtemp(prefix="video_flax_bench_")
-  root, out = os.path.join(tmp, "raw"), os.path.join(tmp, "prepared")
+def _report(preset: str, label: str, r: tuple[float, float]) -> None:
+  print(f"{preset:9s} {label:42s} {r[0]:8.1f} {r[1]:12.1f}", flush=True)
+
+
+def _write_and_prepare(root: str, out: str) -> None:
+  """Writes the videos and prepares them, printing the rates."""
   num_videos, seconds = _VIDEOS.value, _SECONDS.value
   start = time.perf_counter()
   write_videos(root, num_videos, seconds)
   print(f"wrote {num_videos} videos of 320x240, {seconds:g} s at 30 fps "
-        f"in {time.perf_counter() - start:.1f}s ({tmp})")
+        f"in {time.perf_counter() - start:.1f}s ({os.path.dirname(root)})")
   start = time.perf_counter()
-  prepare.prepare_dataset(
-      "ucf101", root, out, prepare.PrepareOptions(fps=30, short_side=None),
+  shards.prepare_dataset(
+      "ucf101", root, out, encode.PrepareOptions(fps=30, short_side=None),
       num_workers=os.cpu_count() or 1, progress=False)
   elapsed = time.perf_counter() - start
   size = sum(os.path.getsize(os.path.join(d, f))
@@ -131,58 +134,79 @@ def main(argv) -> None:
   print(f"prepare: {num_videos / elapsed:.2f} videos/s "
         f"({num_videos * seconds * 30 / elapsed:.0f} frames/s, "
         f"{os.cpu_count()} workers); {size / num_videos / 1e6:.1f} MB/video")
+
+
+def _time_single_thread(preset: str, out: str, videos: list[str],
+                        rng: np.random.Generator) -> None:
+  """train_example on prepared records vs PyAV straight from the videos."""
+  cfg = dataset_config(out, preset, 0)
+  source = real_video.source(cfg, "train")
+  counter = iter(range(10**9))
+
+  def one_clip():
+    i = next(counter)
+    real_video.train_example(cfg, source[i % len(source)],
+                             np.random.default_rng(i))
+    return 1
+
+  _report(preset, "train_example (decode + augment), 1 thread",
+          rate(one_clip, _MIN_SECONDS.value))
+  options = real_video.clip_options(cfg)
+
+  def straight_from_video():
+    video = videos[int(rng.integers(len(videos)))]
+    info = decode.probe(video)
+    clip = clip_sampling.random_clip(options.train_clip, info.num_frames,
+                                     info.fps, rng)
+    decode.read_frames(video, clip.rgb.tolist())
+    return 1
+
+  _report(preset, "reference: PyAV seek + decode of the .mp4",
+          rate(straight_from_video, _MIN_SECONDS.value))
+
+
+def _time_pipeline(preset: str, out: str) -> float:
+  """Clips/s of the grain pipeline per --workers count; returns the best."""
+  best = 0.0
+  for workers in (int(w) for w in _WORKERS.value):
+    batches = pipeline.make_train_iterator(
+        dataset_config(out, preset, workers), global_batch_size=_BATCH.value,
+        seed=0)
+    label = (f"grain pipeline, {workers} worker processes" if workers else
+             f"grain pipeline, in-process, {pipeline.READ_THREADS} threads")
+    r = rate(lambda: len(next(batches)["label"]), _MIN_SECONDS.value)
+    _report(preset, label, (r[0], float("nan")) if workers else r)
+    best = max(best, r[0])
+  return best
+
+
+def _compare_with_model(preset: str, name: str, out: str,
+                        pipeline_rate: float) -> None:
+  cfg = dataset_config(out, preset, 0)
+  shape = real_video.train_example(cfg, real_video.source(cfg, "train")[0],
+                                   np.random.default_rng(0))["video"].shape[:3]
+  result = model_benchmark.benchmark(name, shape, _MODEL_BATCH.value, iters=1)
+  consumed = result["train_clips_per_s"]
+  step = f"{name} training step, {'x'.join(map(str, shape))}"
+  print(f"{preset:9s} {step:42s} {consumed:8.2f}   -> pipeline / model = "
+        f"{pipeline_rate / consumed:.1f}x", flush=True)
+
+
+def main(argv) -> None:
+  del argv
+  tmp = tempfile.mkdtemp(prefix="video_flax_bench_")
+  root, out = os.path.join(tmp, "raw"), os.path.join(tmp, "prepared")
+  _write_and_prepare(root, out)
   videos = sorted(os.path.join(d, f) for d, _, fs in os.walk(root)
                   for f in fs if f.endswith(".mp4"))
   rng = np.random.default_rng(0)
   print(f"{'clips':9s} {'path':42s} {'clips/s':>8s} {'CPU ms/clip':>12s}")
-  report = lambda preset, label, r: print(
-      f"{preset:9s} {label:42s} {r[0]:8.1f} {r[1]:12.1f}", flush=True)
-  models = dict(pair.split("=") for pair in _MODELS.value)
   pipeline_rates = {}
   for preset in CLIP_SETTINGS:
-    cfg = dataset_config(out, preset, 0)
-    source = real_video.source(cfg, "train")
-    counter = iter(range(10**9))
-
-    def one_clip():
-      i = next(counter)
-      real_video.train_example(cfg, source[i % len(source)],
-                               np.random.default_rng(i))
-      return 1
-
-    report(preset, "train_example (decode + augment), 1 thread",
-           rate(one_clip, _MIN_SECONDS.value))
-    options = real_video.clip_options(cfg)
-
-    def straight_from_video():
-      video = videos[int(rng.integers(len(videos)))]
-      info = video_decode.probe(video)
-      clip = clip_sampling.random_clip(options.train_clip, info.num_frames,
-                                       info.fps, rng)
-      video_decode.read_frames(video, clip.rgb.tolist())
-      return 1
-
-    report(preset, "reference: PyAV seek + decode of the .mp4",
-           rate(straight_from_video, _MIN_SECONDS.value))
-    for workers in (int(w) for w in _WORKERS.value):
-      batches = pipeline.make_train_iterator(
-          dataset_config(out, preset, workers), global_batch_size=_BATCH.value,
-          seed=0)
-      label = (f"grain pipeline, {workers} worker processes" if workers else
-               f"grain pipeline, in-process, {pipeline.READ_THREADS} threads")
-      r = rate(lambda: len(next(batches)["label"]), _MIN_SECONDS.value)
-      report(preset, label, (r[0], float("nan")) if workers else r)
-      pipeline_rates[preset] = max(pipeline_rates.get(preset, 0.0), r[0])
-  for preset, name in models.items():
-    cfg = dataset_config(out, preset, 0)
-    shape = real_video.train_example(cfg, real_video.source(cfg, "train")[0],
-                                     np.random.default_rng(0))["video"].shape[:3]
-    result = model_benchmark.benchmark(name, shape, _MODEL_BATCH.value,
-                                       iters=1)
-    consumed = result["train_clips_per_s"]
-    print(f"{preset:9s} {name + ' training step, ' + 'x'.join(map(str, shape)):42s}"
-          f" {consumed:8.2f}   -> pipeline / model = "
-          f"{pipeline_rates[preset] / consumed:.1f}x", flush=True)
+    _time_single_thread(preset, out, videos, rng)
+    pipeline_rates[preset] = _time_pipeline(preset, out)
+  for preset, name in dict(p.split("=") for p in _MODELS.value).items():
+    _compare_with_model(preset, name, out, pipeline_rates[preset])
 
 
 if __name__ == "__main__":

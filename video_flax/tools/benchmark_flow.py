@@ -1,7 +1,7 @@
 """TV-L1 flow speed and agreement: OpenCV (1 thread, all threads) vs JAX.
 
     python -m video_flax.tools.benchmark_flow [--height 256] [--width 340] \\
-        [--pairs 8] [--batch_size 8] [--repeats 3]
+        [--pairs 8] [--batch_size 0] [--repeats 3]
 
 Times the same frame pairs (a textured scene rotating, zooming and panning,
 with a moving disk) through cv2.optflow.DualTVL1OpticalFlow with
@@ -24,62 +24,14 @@ import jax
 import numpy as np
 
 from video_flax import flow
-from video_flax.data import optical_flow
+from video_flax.flow import compare
 
 _HEIGHT = flags.DEFINE_integer("height", 256, "frame height")
 _WIDTH = flags.DEFINE_integer("width", 340, "frame width")
 _PAIRS = flags.DEFINE_integer("pairs", 8, "frame pairs per timing")
-_BATCH = flags.DEFINE_integer("batch_size", 8, "JAX frame pairs per call")
+_BATCH = flags.DEFINE_integer("batch_size", 0, "JAX frame pairs per call; "
+                              "0: the platform's default (1 on CPU)")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "interleaved timing rounds")
-
-
-def moving_scene(num_frames: int, height: int, width: int,
-                 step: tuple[float, float] = (1.0, 0.5), angle: float = 0.0,
-                 zoom: float = 1.0, disk: bool = False, seed: int = 0
-                 ) -> np.ndarray:
-  """uint8 RGB [T, H, W, 3] (grey): a smooth random texture whose content
-  moves by `step` (x, y) px per frame, turning by `angle` degrees and
-  zooming by `zoom` per frame about the texture centre; with `disk`, a
-  bright disk moving 3 px right and 1 px down per frame on top."""
-  rng = np.random.default_rng(seed)
-  size = 2 * max(height, width)
-  tex = cv2.GaussianBlur(rng.random((size, size)).astype(np.float32) * 255,
-                         (0, 0), 1.0)
-  tex = cv2.normalize(tex, None, 0, 255, cv2.NORM_MINMAX)
-  top, left = (size - height) // 2, (size - width) // 2
-  frames = []
-  for i in range(num_frames):
-    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle * i, zoom ** i)
-    m[:, 2] += [step[0] * i, step[1] * i]
-    image = cv2.warpAffine(tex, m, (size, size), flags=cv2.INTER_CUBIC)
-    image = image[top:top + height, left:left + width].copy()
-    if disk:
-      cv2.circle(image, (width // 4 + 3 * i, height // 2 + i),
-                 max(height // 8, 3), 250.0, -1, cv2.LINE_AA)
-    frames.append(np.round(image))
-  gray = np.clip(np.stack(frames), 0, 255).astype(np.uint8)
-  return np.repeat(gray[..., None], 3, axis=-1)
-
-
-def opencv_flows(frames: np.ndarray, threads: int) -> np.ndarray:
-  """float32 [T - 1, H, W, 2] px: cv2.optflow, default parameters."""
-  cv2.setNumThreads(threads)
-  gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-  tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()
-  return np.stack([tvl1.calc(a, b, None) for a, b in zip(gray, gray[1:])])
-
-
-def end_point_error(a: np.ndarray, b: np.ndarray) -> float:
-  """Mean end-point error (px) between flows [..., 2]."""
-  return float(np.mean(np.sqrt(np.sum(np.square(a - b), axis=-1))))
-
-
-def as_stored(flow_px: np.ndarray) -> np.ndarray:
-  """Pixels after the [-20, 20] clip and 8-bit quantisation of records."""
-  packed = optical_flow.quantize_flow(
-      np.clip(flow_px, -optical_flow.FLOW_BOUND, optical_flow.FLOW_BOUND)
-      / optical_flow.FLOW_BOUND)
-  return optical_flow.dequantize_flow(packed) * optical_flow.FLOW_BOUND
 
 
 def _timed(fn: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
@@ -91,15 +43,16 @@ def _timed(fn: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
 def main(argv) -> None:
   del argv
   pairs = _PAIRS.value
-  frames = moving_scene(pairs + 1, _HEIGHT.value, _WIDTH.value, step=(2, 1),
+  frames = compare.moving_scene(pairs + 1, _HEIGHT.value, _WIDTH.value, step=(2, 1),
                         angle=1.0, zoom=1.01, disk=True)
   all_threads = cv2.getNumberOfCPUs()
+  batch = _BATCH.value or flow.default_batch_size()
   methods = {
-      "opencv, 1 thread": lambda: opencv_flows(frames, 1),
-      f"opencv, {all_threads} threads": lambda: opencv_flows(frames,
-                                                             all_threads),
-      f"jax ({jax.devices()[0].platform}), batch {_BATCH.value}":
-          lambda: flow.consecutive_flows(frames, _BATCH.value),
+      "opencv, 1 thread": lambda: compare.opencv_flows(frames, 1),
+      f"opencv, {all_threads} threads": lambda: compare.opencv_flows(
+          frames, all_threads),
+      f"jax ({jax.devices()[0].platform}), batch {batch}":
+          lambda: flow.consecutive_flows(frames, batch),
   }
   compile_s, _ = _timed(list(methods.values())[-1])
   print(f"{pairs} pairs of {_HEIGHT.value}x{_WIDTH.value}; JAX first call "
@@ -119,8 +72,9 @@ def main(argv) -> None:
   print(f"jax / opencv 1 thread: {ours / one:.2f}x; jax / opencv all "
         f"threads: {ours / every:.2f}x")
   reference, jax_flow = outputs[list(methods)[0]], outputs[list(methods)[-1]]
-  raw = end_point_error(jax_flow, reference)
-  stored = end_point_error(as_stored(jax_flow), as_stored(reference))
+  raw = compare.end_point_error(jax_flow, reference)
+  stored = compare.end_point_error(compare.as_stored(jax_flow),
+                                   compare.as_stored(reference))
   print(f"mean EPE jax vs opencv: {raw:.4f} px raw, {stored:.4f} px stored; "
         f"mean |flow| {np.abs(reference).mean():.2f} px")
 

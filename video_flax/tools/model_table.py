@@ -4,10 +4,10 @@
   python -m video_flax.tools.model_table --measure 'csn_tiny|r3d_18'
   python -m video_flax.tools.model_table --nospeed           # params, GMACs
 
-Params are counted with 400 classes; GMACs (tools/flops.py) at the model's
-reference clip size (`REFERENCE_SHAPES` of its module; 8x32x32 for `*_tiny`,
-else 16x224x224 when the module names none). CPU speed is the forward pass
-at batch 1 on the reference clip (median of a few runs after compiling),
+Params are counted with 400 classes; GMACs (models/model_size.py) at the model's
+reference clip size (its registry entry's `reference_shape`). CPU speed is
+the forward pass at batch 1 on the reference clip (median of a few runs
+after compiling),
 and for `*_tiny` models (the ones trained on CPU) also a training step at
 batch 16. Only models matching `--measure` are timed; the others keep the
 speeds of the existing table, so one family can be re-measured at a time.
@@ -26,10 +26,8 @@ from absl import flags
 import jax
 
 from video_flax import models
-from video_flax.tools import flops
+from video_flax.models import model_size
 
-DEFAULT_SHAPE = (16, 224, 224)
-TINY_SHAPE = (8, 32, 32)
 TINY_TRAIN_BATCH = 16
 TIMEOUT_S = 900  # per model and measurement
 _DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -39,30 +37,13 @@ _COLUMNS = ("model", "module", "params", "clip T×H×W", "GMACs",
             f"CPU train clips/s (batch {TINY_TRAIN_BATCH})")
 
 
-# Clip sizes of the papers (shared/docs/reference-numbers.md) for model
-# modules that export no REFERENCE_SHAPES; the first matching prefix wins.
-PAPER_SHAPES = (("c3d", (16, 112, 112)), ("i3d", (64, 224, 224)),
-                ("two_stream_i3d", (64, 224, 224)),
-                ("two_stream_late_fusion", (10, 224, 224)),  # 1 RGB + 10 flow
-                ("two_stream_3d_fused", (50, 224, 224)),  # 5 RGB + 50 flow
-                ("convnet_lstm", (25, 224, 224)), ("s3d", (16, 224, 224)))
-
-
 def reference_shape(name: str) -> tuple[int, int, int]:
-  """The clip size of `name`'s module's REFERENCE_SHAPES, else a default."""
-  for module_name, module in sorted(sys.modules.items()):
-    if module_name.startswith("video_flax.models."):
-      shapes = getattr(module, "REFERENCE_SHAPES", {})
-      if name in shapes:
-        return tuple(shapes[name])
-  if name.endswith("_tiny"):
-    return TINY_SHAPE
-  return next((shape for prefix, shape in PAPER_SHAPES
-               if name.startswith(prefix)), DEFAULT_SHAPE)
+  """The clip size (T, H, W) `name` is registered with."""
+  return models.MODELS[name].reference_shape
 
 
 def _module_of(name: str) -> str:
-  ctor = models.MODELS[name]
+  ctor = models.MODELS[name].constructor
   cls = getattr(ctor, "func", ctor)
   return cls.__module__.rsplit(".", 1)[-1]
 
@@ -103,8 +84,8 @@ def measure(name: str, shape: Sequence[int], batch_size: int, iters: int,
 def table_row(name: str, timed: bool, old: tuple[str, str]) -> list[str]:
   model = models.build_model(name, 400)
   shape = reference_shape(name)
-  params = flops.count_params(model, shape)
-  gmacs = flops.count_macs(model, shape) / 1e9
+  params = model_size.count_params(model, shape)
+  gmacs = model_size.count_macs(model, shape) / 1e9
   forward, train = old
   if timed:
     r = measure(name, shape, 1, 3 if gmacs < 20 else 1, train=False)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from video_flax import models
+from video_flax.models import model_size
 
 NUM_CLASSES = 400
 
@@ -43,8 +44,7 @@ def count_params(name: str, inputs: Mapping[str, Sequence[int]],
   batch = {k: jax.ShapeDtypeStruct((1, *shape), jnp.float32)
            for k, shape in inputs.items()}
   x = batch["video"] if tuple(inputs) == ("video",) else batch
-  abstract = jax.eval_shape(
-      lambda x: model.init({"params": jax.random.key(0)}, x, train=False), x)
+  abstract = model_size.abstract_variables(model, x)
   return sum(leaf.size for leaf in jax.tree.leaves(abstract["params"]))
 
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import csv
 
-from video_flax.data import video_listing
+from video_flax.data.prepare import listing
 
 _REQUIRED = ("youtube_id", "time_start", "time_end")
 _SPLIT_NAMES = {"train": "train", "val": "val", "validate": "val",
                 "validation": "val", "test": "test"}
 
 
-def _read_rows(files: video_listing.FileIndex) -> list[tuple[str, dict[str, str]]]:
+def _read_rows(files: listing.FileIndex) -> list[tuple[str, dict[str, str]]]:
   """(split, row) of every annotation CSV under the root."""
   rows = []
   for name in sorted(n for n in files.by_name if n.endswith(".csv")):
@@ -40,9 +40,9 @@ def _read_rows(files: video_listing.FileIndex) -> list[tuple[str, dict[str, str]
   return rows
 
 
-def list_kinetics(root: str) -> video_listing.DatasetListing:
+def list_kinetics(root: str) -> listing.DatasetListing:
   """Every Kinetics clip of every split under `root` (see module docstring)."""
-  files = video_listing.FileIndex(root)
+  files = listing.FileIndex(root)
   rows = _read_rows(files)
   if not rows:
     raise FileNotFoundError(
@@ -53,7 +53,7 @@ def list_kinetics(root: str) -> video_listing.DatasetListing:
   class_names = tuple(sorted(train_labels or {r["label"] for _, r in rows
                                               if r.get("label")}))
   label_of = {c: i for i, c in enumerate(class_names)}
-  entries: list[video_listing.VideoEntry] = []
+  entries: list[listing.VideoEntry] = []
   position: dict[str, int] = {}
   members: dict[str, list[int]] = {}
   for split, row in rows:
@@ -68,12 +68,12 @@ def list_kinetics(root: str) -> video_listing.DatasetListing:
       trimmed = files.video(video_id, by="stem")
       untrimmed = None if trimmed else files.video(youtube_id, by="stem")
       position[video_id] = len(entries)
-      entries.append(video_listing.VideoEntry(
+      entries.append(listing.VideoEntry(
           video_id=video_id, path=trimmed or untrimmed,
           label=label_of[label_name] if label_name else -1,
           start_s=float(start) if untrimmed else None,
           end_s=float(end) if untrimmed else None))
     members.setdefault(split, []).append(position[video_id])
   splits = {name: tuple(m) for name, m in sorted(members.items())}
-  return video_listing.DatasetListing("kinetics", class_names, tuple(entries),
+  return listing.DatasetListing("kinetics", class_names, tuple(entries),
                                       splits)

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import re
 
-from video_flax.data import video_listing
+from video_flax.data.prepare import listing
 
 _SPLIT_FILE = re.compile(r"^(.+)_test_split([1-9])\.txt$")
 _CODE_TO_KIND = {"1": "train", "2": "test"}
 
 
-def list_hmdb51(root: str) -> video_listing.DatasetListing:
+def list_hmdb51(root: str) -> listing.DatasetListing:
   """Every HMDB-51 video of every fold under `root` (see module docstring)."""
-  files = video_listing.FileIndex(root)
+  files = listing.FileIndex(root)
   split_files = []
   for name, paths in files.by_name.items():
     match = _SPLIT_FILE.match(name)
@@ -32,11 +32,11 @@ def list_hmdb51(root: str) -> video_listing.DatasetListing:
     raise FileNotFoundError(f"no <class>_test_split<k>.txt files under {root}")
   class_names = sorted({c for _, c, _ in split_files})
   label_of = {c: i for i, c in enumerate(class_names)}
-  entries: list[video_listing.VideoEntry] = []
+  entries: list[listing.VideoEntry] = []
   position: dict[tuple[str, str], int] = {}
   members: dict[str, list[int]] = {}
   for fold, class_name, path in sorted(split_files):
-    for line in video_listing.read_lines(path):
+    for line in listing.read_lines(path):
       parts = line.split()
       if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
         raise ValueError(f"{path}: expected '<video>.avi <0|1|2>', got "
@@ -47,12 +47,12 @@ def list_hmdb51(root: str) -> video_listing.DatasetListing:
       key = (class_name, filename.lower())
       if key not in position:
         position[key] = len(entries)
-        entries.append(video_listing.VideoEntry(
+        entries.append(listing.VideoEntry(
             video_id=filename.rsplit(".", 1)[0],
             path=files.video(filename, parent=class_name),
             label=label_of[class_name]))
       members.setdefault(f"{_CODE_TO_KIND[code]}{fold}", []).append(
           position[key])
   splits = {name: tuple(m) for name, m in sorted(members.items())}
-  return video_listing.DatasetListing("hmdb51", tuple(class_names),
+  return listing.DatasetListing("hmdb51", tuple(class_names),
                                       tuple(entries), splits)

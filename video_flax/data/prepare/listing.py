@@ -12,7 +12,7 @@ import dataclasses
 import os
 import pathlib
 
-from video_flax.data import video_decode
+from video_flax.data.prepare import decode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,7 @@ class FileIndex:
         path = pathlib.Path(dirpath) / filename
         self.by_name[filename.lower()].append(path)
         self.by_stem[path.stem.lower()].append(path)
-    supported = video_decode.SUPPORTED_EXTENSIONS
+    supported = decode.SUPPORTED_EXTENSIONS
     for paths in self.by_stem.values():
       paths.sort(key=lambda p: (p.suffix.lower() not in supported, str(p)))
 

@@ -4,8 +4,7 @@ Each clip shows one bright, striped shape of a random hue over a darker
 textured background that drifts in a random direction. Appearance (shape,
 size, colours, textures, background, background motion) and the start
 state (position, orientation, phase) are drawn independently of the label;
-the label only chooses how the shape moves (`Motion`: direction, speed,
-spin, orbit, oscillation, zigzag).
+the label only chooses how the shape moves (motions.py).
 
 Why a single frame carries no label information: the scene is a torus (the
 shape and the background wrap around the frame edges), the start position
@@ -22,176 +21,14 @@ fixed-size chunks, each from its own seeded generator.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-WAVES = ("sine", "triangle")
+from video_flax.data.synthetic import motions
+
 SHAPES = ("disc", "ellipse", "square", "triangle", "cross")
 CHUNK_SIZE = 64  # clips drawn per generator; fixed so output never depends on it
-SPLITS = ("train", "test")
-
-
-@dataclasses.dataclass(frozen=True)
-class Motion:
-  """How the shape of one class moves (pixels and radians per frame).
-
-  Position at frame t: start + velocity * t + orbit(t) - orbit(0), with
-  orbit(t) = (ax * w(phase + t / period), ay * w(phase + t / period - lag))
-  and w a sine or triangle wave of period 1; orientation: start + spin * t.
-  Image axes: x to the right, y down, so lag = +0.25 orbits clockwise and a
-  positive spin turns clockwise on screen.
-  """
-  name: str
-  velocity: tuple[float, float] = (0.0, 0.0)
-  orbit: tuple[float, float] = (0.0, 0.0)
-  lag: float = 0.0
-  period: float = 8.0
-  wave: str = "sine"
-  spin: float = 0.0
-
-  def __post_init__(self):
-    if self.wave not in WAVES:
-      raise ValueError(f"Motion {self.name!r}: wave={self.wave!r}; known: {WAVES}")
-    if self.period <= 0:
-      raise ValueError(f"Motion {self.name!r}: period={self.period} must be > 0")
-
-
-@dataclasses.dataclass(frozen=True)
-class Variant:
-  """A preset: its classes, clips per class per split, and clip geometry."""
-  name: str
-  description: str
-  classes: tuple[Motion, ...]
-  train_per_class: int
-  test_per_class: int
-  num_frames: int = 8
-  frame_size: int = 40
-  seed: int = 0
-
-  @property
-  def class_names(self) -> tuple[str, ...]:
-    return tuple(m.name for m in self.classes)
-
-  def num_clips(self, split: str) -> int:
-    per_class = {"train": self.train_per_class, "test": self.test_per_class}
-    if split not in per_class:
-      raise ValueError(f"Unknown split {split!r} of synthetic/{self.name}; "
-                       f"known: {SPLITS}")
-    return per_class[split] * len(self.classes)
-
-
-_DIRECTIONS = {
-    "right": (1.0, 0.0), "left": (-1.0, 0.0), "up": (0.0, -1.0),
-    "down": (0.0, 1.0), "up_right": (1.0, -1.0), "up_left": (-1.0, -1.0),
-    "down_right": (1.0, 1.0), "down_left": (-1.0, 1.0)}
-
-
-def _velocity(direction: str, speed: float) -> tuple[float, float]:
-  dx, dy = _DIRECTIONS[direction]
-  norm = math.hypot(dx, dy)
-  return (speed * dx / norm, speed * dy / norm)
-
-
-def translate(direction: str, speed: float, name: str | None = None) -> Motion:
-  """Straight-line motion at `speed` px/frame towards `direction`."""
-  return Motion(name or direction, velocity=_velocity(direction, speed))
-
-
-def spin(sense: str, rate: float, name: str | None = None) -> Motion:
-  """Rotation in place; sense 'cw' or 'ccw', `rate` rad/frame."""
-  return Motion(name or f"spin_{sense}", spin=rate if sense == "cw" else -rate)
-
-
-def circle(sense: str, radius: float, period: float,
-           name: str | None = None) -> Motion:
-  """A circular orbit of `radius` px, one turn per `period` frames."""
-  return Motion(name or f"circle_{sense}", orbit=(radius, radius),
-                lag=0.25 if sense == "cw" else -0.25, period=period)
-
-
-def oscillate(axis: tuple[float, float], amplitude: float, period: float,
-              name: str) -> Motion:
-  """Back and forth (sine) along `axis` (dx, dy), `amplitude` px."""
-  norm = math.hypot(*axis)
-  return Motion(name, orbit=(amplitude * axis[0] / norm,
-                             amplitude * axis[1] / norm), period=period)
-
-
-def zigzag(direction: str, speed: float, amplitude: float, period: float,
-           name: str | None = None) -> Motion:
-  """Straight motion plus a perpendicular triangle wave."""
-  vx, vy = _velocity(direction, 1.0)
-  return Motion(name or f"zigzag_{direction}",
-                velocity=(speed * vx, speed * vy),
-                orbit=(-amplitude * vy, amplitude * vx), period=period,
-                wave="triangle")
-
-
-_DEFAULT_CLASSES = (
-    translate("right", 1.5), translate("left", 1.5),
-    translate("up", 1.5), translate("down", 1.5),
-    circle("cw", 4.0, 8.0), circle("ccw", 4.0, 8.0),
-    spin("cw", 0.6), spin("ccw", 0.6),
-    oscillate((1, 0), 4.0, 6.0, "oscillate_horizontal"),
-    oscillate((0, 1), 4.0, 6.0, "oscillate_vertical"),
-    zigzag("right", 1.5, 3.0, 4.0), zigzag("left", 1.5, 3.0, 4.0))
-
-_PRETRAIN_CLASSES = (
-    *(translate(d, s, f"{d}_{n}") for n, s in (("slow", 1.0), ("fast", 2.5))
-      for d in _DIRECTIONS),
-    *(spin(c, r, f"spin_{c}_{n}") for n, r in (("slow", 0.3), ("fast", 0.6))
-      for c in ("cw", "ccw")),
-    *(circle(c, r, p, f"circle_{c}_{n}")
-      for n, r, p in (("small", 3.0, 6.0), ("large", 6.0, 10.0))
-      for c in ("cw", "ccw")),
-    oscillate((1, 0), 4.0, 6.0, "oscillate_horizontal"),
-    oscillate((0, 1), 4.0, 6.0, "oscillate_vertical"),
-    oscillate((1, 1), 4.0, 6.0, "oscillate_diagonal"),
-    oscillate((1, -1), 4.0, 6.0, "oscillate_antidiagonal"),
-    *(zigzag(d, 1.5, 3.0, 4.0) for d in ("right", "left", "up", "down")))
-
-# UCF-101's role: new speeds of pretrain's directions and spins.
-_TARGET_A_CLASSES = (
-    *(translate(d, 1.75, f"{d}_medium") for d in _DIRECTIONS),
-    spin("cw", 0.45, "spin_cw_medium"), spin("ccw", 0.45, "spin_ccw_medium"))
-
-# HMDB-51's role: compositions of pretrain's motions, a faster oscillation.
-_TARGET_B_CLASSES = (
-    *(dataclasses.replace(translate(d, 1.5), name=f"{d}_spin_{c}",
-                          spin=0.5 if c == "cw" else -0.5)
-      for d in ("right", "left") for c in ("cw", "ccw")),
-    zigzag("up_right", 1.5, 3.0, 4.0), zigzag("down_left", 1.5, 3.0, 4.0),
-    dataclasses.replace(circle("cw", 4.0, 8.0), name="circle_cw_drift_right",
-                        velocity=(1.0, 0.0)),
-    dataclasses.replace(circle("ccw", 4.0, 8.0), name="circle_ccw_drift_right",
-                        velocity=(1.0, 0.0)),
-    oscillate((1, 0), 3.0, 3.0, "oscillate_horizontal_fast"),
-    oscillate((0, 1), 3.0, 3.0, "oscillate_vertical_fast"))
-
-VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant("default", "12 motion classes; the newcomer's first run",
-            _DEFAULT_CLASSES, train_per_class=250, test_per_class=100, seed=1),
-    Variant("pretrain", "32 motion classes, many clips (Kinetics' role)",
-            _PRETRAIN_CLASSES, train_per_class=250, test_per_class=40, seed=2),
-    Variant("target_a", "10 new-speed classes, few clips (UCF-101's role)",
-            _TARGET_A_CLASSES, train_per_class=30, test_per_class=20, seed=3),
-    Variant("target_b", "10 composed-motion classes, fewer clips "
-            "(HMDB-51's role)", _TARGET_B_CLASSES, train_per_class=20,
-            test_per_class=20, seed=4),
-    Variant("tiny", "the default classes, a few clips each (tests)",
-            _DEFAULT_CLASSES, train_per_class=6, test_per_class=3, seed=5),
-)}
-
-
-def get_variant(name: str) -> Variant:
-  if name not in VARIANTS:
-    raise ValueError(f"Unknown synthetic variant {name!r}; known: "
-                     f"{', '.join(VARIANTS)}")
-  return VARIANTS[name]
-
 
 def _wave(u: np.ndarray, kind: np.ndarray) -> np.ndarray:
   """Sine (kind 0) or triangle (kind 1) wave of period 1, range [-1, 1]."""
@@ -199,14 +36,14 @@ def _wave(u: np.ndarray, kind: np.ndarray) -> np.ndarray:
   return np.where(kind == 1, triangle, np.sin(2 * np.pi * u))
 
 
-def _motion_table(classes: Sequence[Motion]) -> dict[str, np.ndarray]:
+def _motion_table(classes: Sequence[motions.Motion]) -> dict[str, np.ndarray]:
   """Per-class motion parameters as arrays indexed by label."""
   return {
       "velocity": np.array([m.velocity for m in classes], np.float64),
       "orbit": np.array([m.orbit for m in classes], np.float64),
       "lag": np.array([m.lag for m in classes], np.float64),
       "period": np.array([m.period for m in classes], np.float64),
-      "wave": np.array([WAVES.index(m.wave) for m in classes]),
+      "wave": np.array([motions.WAVES.index(m.wave) for m in classes]),
       "spin": np.array([m.spin for m in classes], np.float64),
   }
 
@@ -245,7 +82,7 @@ def _draw_appearance(rng: np.random.Generator, n: int, size: int
 
 
 def trajectories(labels: np.ndarray, appearance: dict[str, np.ndarray],
-                 classes: Sequence[Motion], num_frames: int, size: int
+                 classes: Sequence[motions.Motion], num_frames: int, size: int
                  ) -> tuple[np.ndarray, np.ndarray]:
   """Centres [N, T, 2] (x, y in pixels, wrapped to [0, size)) and angles [N, T]."""
   table = {k: v[labels] for k, v in _motion_table(classes).items()}
@@ -367,7 +204,8 @@ def _render_background(app: dict[str, np.ndarray], num_frames: int,
 
 
 def render(labels: np.ndarray, appearance: dict[str, np.ndarray],
-           classes: Sequence[Motion], num_frames: int, size: int) -> np.ndarray:
+           classes: Sequence[motions.Motion], num_frames: int, size: int
+           ) -> np.ndarray:
   """Clips of `labels` with `appearance`, uint8 [N, T, size, size, 3]."""
   centres, angles = trajectories(labels, appearance, classes, num_frames, size)
   alpha, frames = _render_shape(appearance, centres, angles, size)
@@ -382,13 +220,13 @@ def render(labels: np.ndarray, appearance: dict[str, np.ndarray],
 
 
 def render_flow(labels: np.ndarray, appearance: dict[str, np.ndarray],
-                classes: Sequence[Motion], num_frames: int, size: int
+                classes: Sequence[motions.Motion], num_frames: int, size: int
                 ) -> np.ndarray:
   """The exact optical flow of `render`'s clips, float32 [N, T, S, S, 2].
 
   Flow frame t is the displacement (x, y) in pixels of the content at each
   pixel of frame t between frames t and t + 1 (so a clip and its flow share
-  indices, as in optical_flow.py; the last frame's is the motion on to frame
+  indices, as in flow_codec.py; the last frame's is the motion on to frame
   T, which the generator knows). Inside a shape: its centre's step plus the
   turn about the centre, step + (R(turn) - I) d with d the pixel's offset to
   the centre; outside: the background's drift. Edge pixels blend the two by
@@ -413,23 +251,25 @@ def render_flow(labels: np.ndarray, appearance: dict[str, np.ndarray],
       np.float32)
 
 
-def _split_labels(variant: Variant, split: str) -> np.ndarray:
+def _split_labels(variant: motions.Variant, split: str) -> np.ndarray:
   """Balanced labels of a split in a seeded random order."""
   per_class = variant.num_clips(split) // len(variant.classes)
   labels = np.repeat(np.arange(len(variant.classes)), per_class)
-  rng = np.random.default_rng([variant.seed, SPLITS.index(split), 1])
+  split_index = motions.SPLITS.index(split)
+  rng = np.random.default_rng([variant.seed, split_index, 1])
   return rng.permutation(labels).astype(np.int32)
 
 
-def generate_chunks(variant: Variant, split: str
+def generate_chunks(variant: motions.Variant, split: str
                     ) -> Iterator[dict[str, np.ndarray]]:
   """Yields chunks of a split, CHUNK_SIZE clips each (the last may be
   shorter), deterministic: {'video': uint8 [n, T, S, S, 3], 'flow': float32
   [n, T, S, S, 2] (pixels per frame, see render_flow), 'label': int32 [n]}."""
   labels = _split_labels(variant, split)
+  split_index = motions.SPLITS.index(split)
   for chunk, start in enumerate(range(0, labels.size, CHUNK_SIZE)):
     chunk_labels = labels[start:start + CHUNK_SIZE]
-    rng = np.random.default_rng([variant.seed, SPLITS.index(split), 0, chunk])
+    rng = np.random.default_rng([variant.seed, split_index, 0, chunk])
     appearance = _draw_appearance(rng, chunk_labels.size, variant.frame_size)
     args = (chunk_labels, appearance, variant.classes, variant.num_frames,
             variant.frame_size)
@@ -437,7 +277,7 @@ def generate_chunks(variant: Variant, split: str
            "label": chunk_labels}
 
 
-def generate_split(variant: Variant, split: str
+def generate_split(variant: motions.Variant, split: str
                    ) -> tuple[np.ndarray, np.ndarray]:
   """All clips of a split: video uint8 [N, T, S, S, 3], label int32 [N]."""
   chunks = list(generate_chunks(variant, split))

@@ -1,10 +1,13 @@
-"""Spatial crops of stored clips: scale-jittered random crops for training,
-1 or 3 crops (or the full frame) for testing, flips and normalisation.
+"""The augmentation stack of every dataset (synthetic and real clips):
+crop boxes, crop + resize, horizontal flips and normalisation.
 
-A crop is a box in stored-frame pixels, the same for every frame of a clip;
-resizing the box to the output size is where scale jitter happens, so only
-the pixels that are used are resized. Flow vectors are rescaled with the
-frame and their x component negated by a horizontal flip.
+A crop is a box in stored-frame pixels, the same for every frame and every
+stream of a clip: random (optionally scale-jittered) for training, centred,
+or 1 or 3 squares (or the full frame) for testing. Resizing the box to the
+output size is where scale jitter happens, so only the pixels that are used
+are resized. Flow vectors are rescaled with the frame and their x component
+negated by a horizontal flip. `cut_clip` applies one box and one flip to a
+clip's streams. Which frames a clip uses is clip_sampling.py's concern.
 """
 from __future__ import annotations
 
@@ -21,6 +24,11 @@ NORMALIZATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "unit": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
 }
+# x / 127.5 - 1 in float32 arithmetic, for any number of channels: how the
+# synthetic set's clips and stored flow bytes map to [-1, 1]. The same as
+# 'minus_one_one' up to float32 rounding (2**-23; that one is computed in
+# float64 and rounded once).
+BYTES_TO_UNIT = "bytes_to_unit"
 EVAL_CROPS = ("center", "three", "full")
 FULL_FRAME_ASPECT = 4 / 3  # 'full' frames are resized to crop x crop*4/3
 
@@ -48,6 +56,15 @@ def random_crop_box(height: int, width: int, crop_size: int,
   top = int(rng.integers(0, height - side + 1))
   left = int(rng.integers(0, width - side + 1))
   return Box(top, left, side, side)
+
+
+def center_crop_box(height: int, width: int, crop_size: int) -> Box:
+  """The centred crop_size square; ValueError when the frame is smaller."""
+  if crop_size > min(height, width):
+    raise ValueError(f"crop_size={crop_size} is larger than the "
+                     f"{height}x{width} frames")
+  return Box((height - crop_size) // 2, (width - crop_size) // 2, crop_size,
+             crop_size)
 
 
 def view_crop_boxes(height: int, width: int, eval_crop: str) -> list[Box]:
@@ -96,9 +113,20 @@ def crop_resize_flow(flow: np.ndarray, box: Box, size: tuple[int, int]
   return np.clip(out * scale, -1.0, 1.0)
 
 
+def flip_flow(flow: np.ndarray) -> np.ndarray:
+  """Mirror [..., H, W, 2] flow left-right: reverse W and negate x."""
+  flipped = flow[..., ::-1, :].copy()
+  flipped[..., 0] = -flipped[..., 0]
+  return flipped
+
+
 @functools.lru_cache(maxsize=None)
 def _normalization_table(normalization: str) -> np.ndarray:
-  """float32 [1, 256, 3]: ((v / 255) - mean) / std for every byte v."""
+  """float32 [1, 256, 3]: ((v / 255) - mean) / std for every byte v
+  ([1, 256, 1], the same for every channel, for BYTES_TO_UNIT)."""
+  if normalization == BYTES_TO_UNIT:
+    values = np.arange(256).astype(np.float32)
+    return (values * np.float32(1 / 127.5) - np.float32(1.0))[None, :, None]
   if normalization not in NORMALIZATIONS:
     raise ValueError(f"Unknown normalization {normalization!r}; known: "
                      f"{', '.join(NORMALIZATIONS)}")
@@ -109,9 +137,10 @@ def _normalization_table(normalization: str) -> np.ndarray:
 
 def normalize(frames: np.ndarray, normalization: str, *, flip: bool = False,
               bgr: bool = False) -> np.ndarray:
-  """uint8 [T, H, W, 3] -> float32 RGB ((x / 255) - mean) / std.
+  """uint8 [T, H, W, C] -> float32 RGB ((x / 255) - mean) / std.
 
   Args:
+    normalization: a NORMALIZATIONS name (C = 3) or BYTES_TO_UNIT (any C).
     flip: mirror left-right as well.
     bgr: the input is BGR (as OpenCV decodes JPEGs); the output is RGB.
 
@@ -126,3 +155,30 @@ def normalize(frames: np.ndarray, normalization: str, *, flip: bool = False,
   if flip:
     flat = cv2.flip(flat, 1)  # each row of the tall image = a row of a frame
   return cv2.LUT(flat, _normalization_table(normalization)).reshape(t, h, w, c)
+
+
+def cut_clip(box: Box, size: tuple[int, int], *, flip: bool,
+             normalization: str, video: np.ndarray | None = None,
+             flow: np.ndarray | None = None, bgr: bool = False
+             ) -> dict[str, np.ndarray]:
+  """One box and one flip applied to the streams of a clip.
+
+  Args:
+    box, size: the crop box and the (height, width) it is resized to.
+    flip: mirror left-right (flow x negated).
+    normalization: of the video (see `normalize`).
+    video: uint8 [T, H, W, 3] frames (BGR when `bgr`), or None.
+    flow: float [T', H, W, 2] in [-1, 1], or None.
+
+  Returns:
+    'video' float32 [T, size, 3] and/or 'flow' float32 [T', size, 2], for
+    the streams given.
+  """
+  out = {}
+  if video is not None:
+    out["video"] = normalize(crop_resize(video, box, size), normalization,
+                             flip=flip, bgr=bgr)
+  if flow is not None:
+    flow = crop_resize_flow(flow, box, size)
+    out["flow"] = (flip_flow(flow) if flip else flow).astype(np.float32)
+  return out

@@ -1,7 +1,7 @@
 """Multi-view testing: per-view logits -> per-video scores -> video metrics.
 
 Pure numpy functions over what an evaluator collects from the test views
-(clips x crops of each video, see video_source.MultiViewSource): logits
+(clips x crops of each video, see data/video_source.MultiViewSource): logits
 [N, K], labels [N], the video index of each view [N] and the batch mask
 [N] (0 for padding). Views of a video are averaged (softmax scores by
 default, as the I3D and CSN evaluations do), then top-1, top-5 and mean

@@ -11,16 +11,16 @@ named train1/test1, train2/test2, train3/test3 (folds whose lists exist).
 """
 from __future__ import annotations
 
-from video_flax.data import video_listing
+from video_flax.data.prepare import listing
 
 NUM_FOLDS = 3
 
 
-def _class_index(files: video_listing.FileIndex
+def _class_index(files: listing.FileIndex
                  ) -> tuple[list[str], dict[str, int]]:
   path = files.annotation("classInd.txt")
   numbered = []
-  for line in video_listing.read_lines(path):
+  for line in listing.read_lines(path):
     parts = line.split()
     if len(parts) != 2 or not parts[0].isdigit():
       raise ValueError(f"{path}: expected '<index> <ClassName>', got {line!r}")
@@ -32,11 +32,11 @@ def _class_index(files: video_listing.FileIndex
   return names, {name.lower(): i for i, name in enumerate(names)}
 
 
-def list_ucf101(root: str) -> video_listing.DatasetListing:
+def list_ucf101(root: str) -> listing.DatasetListing:
   """Every UCF-101 video of every fold under `root` (see module docstring)."""
-  files = video_listing.FileIndex(root)
+  files = listing.FileIndex(root)
   class_names, label_of = _class_index(files)
-  entries: list[video_listing.VideoEntry] = []
+  entries: list[listing.VideoEntry] = []
   position: dict[str, int] = {}
   splits: dict[str, tuple[int, ...]] = {}
   for fold in range(1, NUM_FOLDS + 1):
@@ -46,7 +46,7 @@ def list_ucf101(root: str) -> video_listing.DatasetListing:
       except FileNotFoundError:
         continue
       members = []
-      for line in video_listing.read_lines(list_path):
+      for line in listing.read_lines(list_path):
         parts = line.split()
         relpath = parts[0].replace("\\", "/")
         class_name, _, filename = relpath.rpartition("/")
@@ -60,12 +60,12 @@ def list_ucf101(root: str) -> video_listing.DatasetListing:
         key = relpath.lower()
         if key not in position:
           position[key] = len(entries)
-          entries.append(video_listing.VideoEntry(
+          entries.append(listing.VideoEntry(
               video_id=filename.rsplit(".", 1)[0],
               path=files.video(filename, parent=class_name), label=label))
         members.append(position[key])
       splits[f"{kind}{fold}"] = tuple(members)
   if not splits:
     raise FileNotFoundError(f"no trainlist0N.txt / testlist0N.txt under {root}")
-  return video_listing.DatasetListing("ucf101", tuple(class_names),
+  return listing.DatasetListing("ucf101", tuple(class_names),
                                       tuple(entries), splits)
