@@ -8,9 +8,10 @@ Every video of every split/fold is decoded once (resampled to --fps,
 resized to --short_side), stored as JPEG frames (and TV-L1 flow with
 --flow) in the record format of video_records.py, in parallel worker
 processes (with --flow_backend jax, the default, this process computes the
-flow on the default JAX device, frame pairs batched). Re-running the same command after an interruption continues with
-the unfinished shards; unusable videos are listed in skipped.json /
-skipped.csv with the reason (see shards.py).
+flow on the default JAX device, frame pairs batched). Re-running the same
+command after an interruption continues with the unfinished shards;
+unusable videos are listed in skipped.json / skipped.csv with the reason
+(see shards.py).
 """
 from __future__ import annotations
 
