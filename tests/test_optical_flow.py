@@ -1,5 +1,6 @@
 """TV-L1 flow: sign and magnitude of a known translation, clipping and
-scaling to [-1, 1], storage round trip, and flips negating x."""
+scaling to [-1, 1], storage round trip, and flips negating x, with the
+OpenCV backend (the JAX one is checked against it in test_tvl1_jax.py)."""
 from __future__ import annotations
 
 import cv2
@@ -27,13 +28,17 @@ def translating_frames(dx: int, dy: int, num_frames: int = 3, size=(40, 48)
   return np.repeat(np.stack(frames)[..., None], 3, axis=-1)
 
 
+def opencv_tvl1(frames: np.ndarray) -> np.ndarray:
+  return flow_lib.tvl1_flow(frames, backend="opencv")
+
+
 def interior(flow: np.ndarray) -> np.ndarray:
   return flow[:, 8:-8, 8:-8]
 
 
 @pytest.mark.parametrize("dx,dy", [(2, -1), (-3, 2)])
 def test_translation_has_right_sign_and_magnitude(dx, dy):
-  flow = flow_lib.tvl1_flow(translating_frames(dx, dy))
+  flow = opencv_tvl1(translating_frames(dx, dy))
   assert flow.shape == (3, 40, 48, 2) and flow.dtype == np.float32
   # Pixels per frame / 20 (the I3D bound), in [-1, 1].
   np.testing.assert_allclose(np.median(interior(flow), axis=(0, 1, 2)),
@@ -45,14 +50,14 @@ def test_clipping_and_static_video():
   big = np.full((1, 4, 4, 2), 3.0, np.float32)  # 60 px: beyond the bound
   packed = flow_codec.quantize_flow(np.clip(big, -1, 1))
   np.testing.assert_allclose(flow_codec.dequantize_flow(packed), 1.0)
-  static = flow_lib.tvl1_flow(translating_frames(0, 0, num_frames=2))
+  static = opencv_tvl1(translating_frames(0, 0, num_frames=2))
   assert np.abs(static).max() < 0.01
-  single = flow_lib.tvl1_flow(translating_frames(0, 0, num_frames=1))
+  single = opencv_tvl1(translating_frames(0, 0, num_frames=1))
   assert single.shape == (1, 40, 48, 2) and not single.any()
 
 
 def test_quantised_jpeg_round_trip():
-  flow = flow_lib.tvl1_flow(translating_frames(2, 1, num_frames=2))[0]
+  flow = opencv_tvl1(translating_frames(2, 1, num_frames=2))[0]
   restored = flow_codec.decode_flow_jpeg(flow_codec.encode_flow_jpeg(flow))
   assert restored.shape == flow.shape
   assert np.abs(restored - flow).max() < 0.03  # quantisation + JPEG
@@ -62,8 +67,8 @@ def test_quantised_jpeg_round_trip():
 
 def test_flip_matches_flow_of_mirrored_video():
   frames = translating_frames(2, 1)
-  mirrored = flow_lib.tvl1_flow(np.ascontiguousarray(frames[:, :, ::-1]))
-  flipped = augment.flip_flow(flow_lib.tvl1_flow(frames))
+  mirrored = opencv_tvl1(np.ascontiguousarray(frames[:, :, ::-1]))
+  flipped = augment.flip_flow(opencv_tvl1(frames))
   np.testing.assert_allclose(np.median(interior(flipped), axis=(0, 1, 2)),
                              np.median(interior(mirrored), axis=(0, 1, 2)),
                              atol=0.01)

@@ -150,6 +150,9 @@ def test_prepare_command_line(ucf101):
   bad = subprocess.run(command[:3] + ["--dataset=nope"], capture_output=True,
                        text=True, timeout=300)
   assert bad.returncode != 0 and "--dataset" in bad.stderr
+  backend = subprocess.run(command + ["--flow", "--flow_backend=torch"],
+                           capture_output=True, text=True, timeout=300)
+  assert backend.returncode != 0 and "--flow_backend" in backend.stderr
 
 
 def test_prepare_resumes_after_an_interruption(ucf101, tmp_path):

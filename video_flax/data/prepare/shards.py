@@ -26,6 +26,7 @@ from array_record.python import array_record_module
 from video_flax import errors
 from video_flax.data import video_records
 from video_flax.data.prepare import encode
+from video_flax.data.prepare import flow as flow_lib
 from video_flax.data.prepare import hmdb51
 from video_flax.data.prepare import kinetics
 from video_flax.data.prepare import listing as listing_lib
@@ -83,7 +84,8 @@ def _run(tasks: Sequence[encode.Task], num_workers: int
 
 def _write_shards(out: str, listing: listing_lib.DatasetListing,
                   options: encode.PrepareOptions, num_workers: int,
-                  progress: bool) -> list[dict[str, Any]]:
+                  progress: bool, flow_batch_size: int | None
+                  ) -> list[dict[str, Any]]:
   """Writes the unfinished shards; returns every shard's done marker."""
   shard_dir = os.path.join(out, video_records.SHARD_DIR)
   os.makedirs(shard_dir, exist_ok=True)
@@ -100,6 +102,8 @@ def _write_shards(out: str, listing: listing_lib.DatasetListing,
                   desc=f"prepare {listing.name}", disable=not progress)
   writer, written, skipped = None, [], []
   for result in _run(tasks, num_workers):
+    if result.needs_flow is not None:
+      result = encode.add_jax_flow(result, flow_batch_size)
     shard = shard_of(result.entry_index)
     if writer is None:
       writer = array_record_module.ArrayRecordWriter(paths[shard] + ".tmp",
@@ -145,21 +149,30 @@ def _write_skip_report(out: str, listing: listing_lib.DatasetListing,
 
 def prepare_dataset(dataset: str, root: str, out: str,
                     options: encode.PrepareOptions = encode.PrepareOptions(), *,
-                    num_workers: int = 1, progress: bool = True
+                    num_workers: int = 1, progress: bool = True,
+                    flow_batch_size: int | None = None
                     ) -> video_records.PreparedInfo:
   """Prepares `dataset` found under `root` into `out` (resumable).
+
+  With options.flow_backend 'jax', the workers decode and this process
+  computes the flow on the default JAX device, `flow_batch_size` frame
+  pairs per call (None: 1 on CPU, 32 on an accelerator).
 
   Returns the PreparedInfo also written to out/info.json.
   """
   if dataset not in LISTERS:
     raise ValueError(f"Unknown dataset {dataset!r}; known: "
                      f"{', '.join(LISTERS)}")
+  if options.flow_backend not in flow_lib.BACKENDS:
+    raise ValueError(f"flow_backend must be one of {flow_lib.BACKENDS}, got "
+                     f"{options.flow_backend!r}")
   listing = LISTERS[dataset](root)
   if not listing.entries:
     raise ValueError(f"the annotation files under {root} list no videos")
   os.makedirs(out, exist_ok=True)
   _check_or_write_plan(out, _plan(dataset, listing, options))
-  markers = _write_shards(out, listing, options, num_workers, progress)
+  markers = _write_shards(out, listing, options, num_workers, progress,
+                          flow_batch_size)
   record_of: dict[int, int] = {}
   for marker in markers:
     for entry_index in marker["written"]:
