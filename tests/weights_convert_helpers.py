@@ -2,10 +2,23 @@
 names, random BN statistics, and running a converted model."""
 from __future__ import annotations
 
+import json
+import struct
+
 import jax
 import numpy as np
+import pytest
 
+from video_flax.models import conv_forms
 from video_flax.weights import converters
+
+
+@pytest.fixture(autouse=False)
+def reference_convs(monkeypatch):
+  """lax.conv_general_dilated for every conv: on CPU it compiles a whole
+  network about twice as fast as the fast forms (which test_layers checks
+  against it), and these tests compile each network once."""
+  monkeypatch.setattr(conv_forms, "FORM", "reference")
 
 
 def randomize_batch_norm(model, seed: int = 0) -> None:
@@ -106,3 +119,43 @@ def convert_file(path: str, source: str, name: str, **kwargs):
   """read_checkpoint + convert."""
   return converters.convert(source, name,
                             converters.read_checkpoint(path, source), **kwargs)
+
+
+def safetensors_bytes(tensors: dict[str, np.ndarray]) -> bytes:
+  """The safetensors layout, written from its specification."""
+  header, offset, chunks = {"__metadata__": {"format": "pt"}}, 0, []
+  for name, array in tensors.items():
+    data = array.astype(array.dtype.newbyteorder("<")).tobytes()
+    header[name] = {"dtype": {"float32": "F32", "float16": "F16",
+                              "int64": "I64"}[array.dtype.name],
+                    "shape": list(array.shape),
+                    "data_offsets": [offset, offset + len(data)]}
+    offset += len(data)
+    chunks.append(data)
+  text = json.dumps(header).encode()
+  return struct.pack("<Q", len(text)) + text + b"".join(chunks)
+
+
+def synthetic_torch_state(name: str, model: str, num_classes: int,
+                          seed: int = 0) -> dict[str, np.ndarray]:
+  """A VMZ-named state_dict (PyTorch layouts, num_batches_tracked included)
+  for our `model`, from numpy alone: for tests that need no torch."""
+  from video_flax.weights import sources
+  from video_flax.weights.format import WeightsInfo
+  entry = sources.published("vmz", name)
+  info = WeightsInfo(model, num_classes, ("?",) * num_classes,
+                     entry.preprocessing)
+  expected = converters.abstract_variables(info)
+  source_name = converters.naming("vmz", entry, list(expected))[0]
+  rng = np.random.default_rng(seed)
+  state = {}
+  for path, leaf in expected.items():
+    value = rng.standard_normal(leaf.shape).astype(np.float32)
+    if path.endswith("/var"):
+      value = np.abs(value) + 0.5
+    axes = {5: (4, 3, 0, 1, 2), 2: (1, 0)}.get(value.ndim)
+    state[source_name(path)] = value.transpose(axes) if axes else value
+    if path.endswith("/mean"):
+      tracked = source_name(path).replace("running_mean", "num_batches_tracked")
+      state[tracked] = np.array(100, np.int64)
+  return state

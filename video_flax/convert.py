@@ -55,8 +55,13 @@ def _label_map_near(path: str) -> tuple[str, ...] | None:
 
 def convert_checkpoint(source: str, name: str, path: str, output: str,
                        labels: str | None = None,
-                       source_info: dict | None = None) -> format.WeightsInfo:
-  """Reads `path`, converts it and writes the weights directory `output`."""
+                       source_info: dict | None = None,
+                       model: str | None = None) -> format.WeightsInfo:
+  """Reads `path`, converts it and writes the weights directory `output`.
+
+  model: another registered model with the layout and names of the
+  source's (converters.convert; tests use small ones).
+  """
   tensors = converters.read_checkpoint(path, source)
   class_names = sources.read_labels(labels) if labels else None
   if class_names is None and source == "kinetics_i3d":
@@ -66,7 +71,8 @@ def convert_checkpoint(source: str, name: str, path: str, output: str,
   info = {"file": os.path.basename(data_file),
           "sha256": fetch.file_sha256(data_file), **(source_info or {})}
   weights_info, variables = converters.convert(
-      source, name, tensors, class_names=class_names, source_info=info)
+      source, name, tensors, class_names=class_names, model=model,
+      source_info=info)
   format.save(output, weights_info, variables)
   return weights_info
 

@@ -64,7 +64,7 @@ def read_checkpoint(path: str, source: str) -> Tensors:
   return _state_dict(torch_pickle.load(path), path)
 
 
-def _naming(source: str, entry: sources.Published, paths: list[str]
+def naming(source: str, entry: sources.Published, paths: list[str]
             ) -> tuple[Callable[[str], str | None], Callable, Callable, str]:
   """(our path -> source name, layout, consumed-name test, head bias name)."""
   if source == "kinetics_i3d":
@@ -107,7 +107,7 @@ def convert(source: str, name: str, tensors: Mapping[str, np.ndarray], *,
   provisional = WeightsInfo(model or entry.model, 1, ("?",),
                             entry.preprocessing, kwargs)
   expected = abstract_variables(provisional)
-  source_name, layout, consumed, head_bias = _naming(source, entry,
+  source_name, layout, consumed, head_bias = naming(source, entry,
                                                      list(expected))
   if head_bias not in tensors:
     raise ValueError(f"The {source} checkpoint has no classifier bias "

@@ -174,11 +174,8 @@ def _load_legacy(path: str) -> Any:
   to learn each storage's dtype and size, once with the storages filled.
   """
   with open(path, "rb") as f:
-    header = [SafeUnpickler(f, _no_storage).load() for _ in range(3)]
-    if header[0] != LEGACY_MAGIC_NUMBER or header[1] != LEGACY_PROTOCOL_VERSION:
-      raise ValueError(f"{path}: not a PyTorch checkpoint (no zip archive, no "
-                       f"legacy magic number)")
-    big_endian = not header[2].get("little_endian", True)
+    header = _legacy_header(f, path)
+    big_endian = not header.get("little_endian", True)
     object_start = f.tell()
     shapes: dict[str, tuple[np.dtype, int]] = {}
 
@@ -197,6 +194,22 @@ def _load_legacy(path: str) -> Any:
                                   big_endian, f"{path}: storage {key}", numel)
     f.seek(object_start)
     return SafeUnpickler(f, lambda dtype, key, numel: storages[key]).load()
+
+
+def _legacy_header(f: BinaryIO, path: str) -> dict:
+  """Reads the magic number, protocol version and system info pickles."""
+  not_torch = ValueError(f"{path}: not a PyTorch checkpoint (neither a zip "
+                         f"archive nor the legacy format's magic number)")
+  try:
+    values = [SafeUnpickler(f, _no_storage).load() for _ in range(3)]
+  except UnsafeCheckpointError:
+    raise
+  except (EOFError, pickle.UnpicklingError, IndexError):
+    raise not_torch from None
+  if (values[0] != LEGACY_MAGIC_NUMBER or values[1] != LEGACY_PROTOCOL_VERSION
+      or not isinstance(values[2], dict)):
+    raise not_torch
+  return values[2]
 
 
 def _no_storage(dtype: np.dtype, key: str, numel: int) -> np.ndarray:
