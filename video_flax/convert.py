@@ -111,14 +111,16 @@ def main(argv: list[str]) -> None:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   try:
     if FLAGS.fetch:
-      print(fetch_and_convert(FLAGS.fetch, FLAGS.output))
+      output = FLAGS.output and os.path.expanduser(FLAGS.output)
+      print(fetch_and_convert(FLAGS.fetch, output))
       return
     missing = [f"--{n}" for n in ("source", "model", "input", "output")
                if not getattr(FLAGS, n)]
     if missing:
       raise app.UsageError(f"Give --fetch, or all of {', '.join(missing)}")
-    info = convert_checkpoint(FLAGS.source, FLAGS.model, FLAGS.input,
-                              FLAGS.output, FLAGS.labels)
+    info = convert_checkpoint(FLAGS.source, FLAGS.model,
+                              os.path.expanduser(FLAGS.input),
+                              os.path.expanduser(FLAGS.output), FLAGS.labels)
     print(f"{FLAGS.output}: {info.model}, {info.num_classes} classes")
   except fetch.OfflineError as e:
     sys.exit(f"video_flax.convert: offline: {e}")

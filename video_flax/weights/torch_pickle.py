@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import io
+import os
 import pickle
 import zipfile
 from typing import Any, BinaryIO, Callable
@@ -77,13 +78,6 @@ def _rebuild_tensor(storage: np.ndarray, offset: int, size: tuple[int, ...],
   return np.array(view)
 
 
-def _rebuild_tensor_v3(storage: np.ndarray, offset: int, size: tuple[int, ...],
-                       stride: tuple[int, ...], requires_grad: bool,
-                       hooks: Any, dtype: Any, *_: Any) -> np.ndarray:
-  del requires_grad, hooks, dtype  # The storage carries the dtype.
-  return _rebuild_tensor(storage, offset, size, stride)
-
-
 def _rebuild_parameter(data: np.ndarray, *_: Any) -> np.ndarray:
   return data
 
@@ -92,7 +86,6 @@ ADMITTED_GLOBALS: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     **{("torch", name): StorageType(name) for name in STORAGE_DTYPES},
@@ -180,6 +173,10 @@ def _load_legacy(path: str) -> Any:
     shapes: dict[str, tuple[np.dtype, int]] = {}
 
     def note_storage(dtype: np.dtype, key: str, numel: int) -> np.ndarray:
+      if not 0 <= numel * dtype.itemsize <= os.path.getsize(path):
+        raise pickle.UnpicklingError(
+            f"{path}: storage {key} of {numel} elements is larger than the "
+            f"file")
       shapes[key] = (dtype, numel)
       return np.zeros(numel, dtype)
 
