@@ -16,6 +16,10 @@ from video_flax.weights import tf_bundle
 from weights_convert_helpers import (convert_file, converted_logits,
                                      reference_convs, relative_error)
 
+try:  # torchvision (its triton import) segfaults when it is imported after
+  import torchvision  # noqa: F401  TensorFlow in one process: first, then.
+except ImportError:
+  pass
 tf = pytest.importorskip("tensorflow")
 pytestmark = pytest.mark.tf
 
