@@ -10,37 +10,13 @@ import jax
 import numpy as np
 import pytest
 
+import weights_fixtures
 from video_flax import models
 from video_flax import weights
-from video_flax.tools import benchmark
-from video_flax.weights import format as weights_format
 
-MODEL = "ir_csn_tiny"
-
-
-def tiny_info(num_classes: int = 5, model: str = MODEL, **preprocessing
-              ) -> weights.WeightsInfo:
-  """A WeightsInfo for a tiny model on 4x16x16 clips."""
-  pre = dict(num_frames=4, resize_short_side=20, crop_size=16,
-             mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225),
-             eval_num_clips=2)
-  pre.update(preprocessing)
-  return weights.WeightsInfo(
-      model=model, num_classes=num_classes,
-      class_names=[f"class {i}" for i in range(num_classes)],
-      preprocessing=weights.Preprocessing(**pre),
-      source={"format": "test", "name": model, "file": "", "sha256": ""})
-
-
-def random_variables(info: weights.WeightsInfo, seed: int = 0) -> dict:
-  """Numpy variables of the info's model with non-trivial BN statistics."""
-  model = info.build_model()
-  v = benchmark.random_variables(
-      model, weights_format.dummy_inputs(model, info.preprocessing), seed)
-  rng = np.random.default_rng(seed + 1)
-  return jax.tree.map(
-      lambda x: np.asarray(x) + rng.uniform(0.1, 0.5, x.shape).astype(
-          np.float32), {"params": v["params"], "batch_stats": v["batch_stats"]})
+MODEL = weights_fixtures.MODEL
+tiny_info = weights_fixtures.tiny_info
+random_variables = weights_fixtures.random_variables
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +41,11 @@ def test_round_trip_gives_same_info_variables_and_logits(saved):
     np.testing.assert_array_equal(got, value)
     assert got.dtype == np.float32
   x = np.random.default_rng(0).standard_normal((2, 4, 16, 16, 3), np.float32)
-  reference = models.build_model(MODEL, 5).apply(variables, x, train=False)
-  np.testing.assert_allclose(model.apply(loaded, x, train=False), reference,
-                             rtol=1e-6, atol=1e-6)
+  # jitted: eager op-by-op dispatch of the tiny net took minutes on a busy CPU
+  reference = jax.jit(lambda v, x: models.build_model(MODEL, 5).apply(
+      v, x, train=False))(variables, x)
+  logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(loaded, x)
+  np.testing.assert_allclose(logits, reference, rtol=1e-6, atol=1e-6)
   assert sorted(os.listdir(path)) == ["variables.msgpack", "weights_info.json"]
 
 
@@ -158,3 +136,42 @@ def test_invalid_info_fields_fail_at_construction():
     tiny_info(eval_crop="corner")
   with pytest.raises(ValueError, match="value_range"):
     tiny_info(value_range=(0, 255))
+
+
+def test_trainer_finetunes_from_converted_weights_to_another_class_count(
+    tmp_path, monkeypatch):
+  # Converted weights with 7 classes; the tiny synthetic dataset has 12.
+  from train_configs import tiny_train_config  # pylint: disable=g-import-not-at-top
+  from video_flax import train  # pylint: disable=g-import-not-at-top
+  from video_flax import transfer  # pylint: disable=g-import-not-at-top
+  info = tiny_info(num_classes=7)
+  saved_variables = random_variables(info, seed=3)
+  weights_dir = str(tmp_path / "converted")
+  weights.save(weights_dir, info, saved_variables)
+  started_from = []
+  real_initial_variables = transfer.initial_variables
+  monkeypatch.setattr(transfer, "initial_variables", lambda cfg, target: (
+      started_from.append(real_initial_variables(cfg, target))
+      or started_from[-1]))
+  config = tiny_train_config(**{"transfer.stage": "finetune",
+                                "transfer.init_from": weights_dir,
+                                "train.num_steps": 2})
+  results = train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert len(results["per_class_accuracy"]) == 12
+  for png in ("confusion_matrix.png", "per_class_accuracy.png"):
+    assert os.path.getsize(tmp_path / "run" / png) > 1000  # beside results.json
+  (start,) = started_from
+  assert start["params"]["head"]["kernel"].shape[-1] == 12
+  assert start["params"]["head"]["kernel"].shape[0] == (
+      saved_variables["params"]["head"]["kernel"].shape[0])
+  backbone = {c: {k: v for k, v in saved_variables[c].items() if k != "head"}
+              for c in ("params", "batch_stats")}
+  start_backbone = {c: {k: v for k, v in start[c].items() if k != "head"}
+                    for c in ("params", "batch_stats")}
+  saved_leaves = jax.tree_util.tree_leaves_with_path(backbone)
+  assert len(saved_leaves) == len(jax.tree.leaves(start_backbone)) > 10
+  for (path, a), b in zip(saved_leaves, jax.tree.leaves(start_backbone)):
+    np.testing.assert_array_equal(a, b, err_msg=str(path))
+  after = transfer.load_variables(str(tmp_path / "run"))
+  assert not np.array_equal(after["params"]["head"]["kernel"],
+                            start["params"]["head"]["kernel"])

@@ -82,9 +82,10 @@ def get_base_config() -> ml_collections.ConfigDict:
   config.eval.precise_bn_batches = 20
 
   # Transfer stage (video_flax/transfer.py): pretrain | scratch | fixed |
-  # finetune. fixed and finetune start from `init_from` (a workdir or a
-  # checkpoint step dir) with the classifier re-initialised when the class
-  # count differs; fixed trains only the classifier with BN frozen.
+  # finetune. fixed and finetune start from `init_from` (a workdir, a
+  # checkpoint step dir or a converted-weights dir: video_flax/weights) with
+  # the classifier re-initialised when the class count differs; fixed trains
+  # only the classifier with BN frozen.
   config.transfer = ml_collections.ConfigDict()
   config.transfer.stage = "pretrain"
   config.transfer.init_from = ""

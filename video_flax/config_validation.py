@@ -93,7 +93,8 @@ def _check_transfer(transfer_cfg: ml_collections.ConfigDict) -> list[str]:
   problems = []
   if stage.init_from == "required" and not init_from:
     problems.append(f"transfer.stage={stage.name!r} needs transfer.init_from "
-                    "(a workdir or checkpoint of a pretraining run)")
+                    "(a workdir or checkpoint of a pretraining run, or "
+                    "converted weights)")
   if stage.init_from == "forbidden" and init_from:
     problems.append(f"transfer.stage={stage.name!r} trains from random "
                     f"weights; unset transfer.init_from={init_from!r}")

@@ -27,6 +27,7 @@ import orbax.checkpoint as ocp
 from video_flax import checkpointing
 from video_flax import config_validation
 from video_flax import evaluate as evaluate_lib
+from video_flax import evaluation_plots
 from video_flax import metrics_logging
 from video_flax import models
 from video_flax import optim
@@ -307,6 +308,7 @@ def _finish(run: _Run, state: TrainState, actions: _PeriodicActions
   if jax.process_index() == 0:
     with open(os.path.join(run.workdir, "results.json"), "w") as f:
       json.dump(results, f, indent=1)
+    evaluation_plots.write_plots(run.workdir, results)
   actions.logger.log_final(results)
   return results
 

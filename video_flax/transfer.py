@@ -20,6 +20,7 @@ import orbax.checkpoint as ocp
 from video_flax import checkpointing
 from video_flax import inflation
 from video_flax import variable_trees
+from video_flax import weights
 
 HEAD = "head"
 
@@ -93,7 +94,10 @@ def _checkpoint_location(init_from: str) -> tuple[str, int | None]:
 
 
 def load_variables(init_from: str) -> dict[str, Any]:
-  """{'params', 'batch_stats'} of another run's checkpoint (host numpy)."""
+  """{'params', 'batch_stats'} (host numpy) of another run's checkpoint or
+  of a converted-weights directory (video_flax/weights)."""
+  if weights.is_weights_dir(init_from):
+    return weights.read_variables(init_from)
   directory, step = _checkpoint_location(init_from)
   manager = ocp.CheckpointManager(directory, item_names=(
       checkpointing.STATE, checkpointing.DATA_ITER))

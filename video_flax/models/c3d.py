@@ -60,6 +60,7 @@ class C3D(nn.Module):
                    name=name)(x)
       x = self._bn_relu(x, train, name + "_bn")
       x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
+    self.sow("intermediates", "features", x)  # video_flax/features.py
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x)
 
 

@@ -51,6 +51,7 @@ class Frame2D(nn.Module):
                             bn_epsilon=self.bn_epsilon, dtype=self.dtype,
                             name=f"conv{i + 2}_{j + 1}")(x, train)
     x = global_avg_pool(x)
+    self.sow("intermediates", "features", x)  # video_flax/features.py
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x)
 

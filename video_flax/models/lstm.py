@@ -80,6 +80,8 @@ class ConvNetLSTM(BackboneSize):
                             **backbone_options(self))(x, train)
     x = jnp.mean(x, axis=(2, 3))  # Inception-V1's last average pool, per frame
     x = BatchNormLSTM(self.hidden, self.dtype, name="lstm")(x, train)
+    # The last step's state is what the eval logits read (features.py).
+    self.sow("intermediates", "features", x[:, -1])
     x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x)
     return logits if train else logits[:, -1]

@@ -148,6 +148,7 @@ class ResNet3D(nn.Module):
           x = BottleneckBlock(self.widths[i], self.widths[i] * self.expansion,
                               **common)(x, train)
     x = global_avg_pool(x)
+    self.sow("intermediates", "features", x)  # video_flax/features.py
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x)
 

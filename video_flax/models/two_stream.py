@@ -118,6 +118,7 @@ class TwoStream3DFused(BackboneSize):
                           name="fusion_bn")(x)
     x = max_pool(nn.relu(x), (3, 3, 3), (2, 2, 2), mode="same")
     x = layers.global_avg_pool(x)
+    self.sow("intermediates", "features", x)  # video_flax/features.py
     x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
     return nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=gaussian,
                     name="head")(x)

@@ -4,5 +4,6 @@ from video_flax.weights.format import is_weights_dir
 from video_flax.weights.format import load
 from video_flax.weights.format import load_info
 from video_flax.weights.format import Preprocessing
+from video_flax.weights.format import read_variables
 from video_flax.weights.format import save
 from video_flax.weights.format import WeightsInfo

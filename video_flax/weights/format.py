@@ -47,8 +47,11 @@ class Preprocessing:
   num_frames, frame_stride: clip length and temporal stride (frames at fps).
   resize_short_side, crop_size: the short side is resized, then cropped
     square (eval_crop: 'center', 'three' (along the long side) or 'full').
-  mean, std: per channel, applied to RGB values in [0, 1]; the normalised
-    values are then mapped linearly from [0, 1] to `value_range`.
+  channel_order: 'RGB' or 'BGR', the order of the model's input channels
+    (and of mean and std).
+  mean, std: per channel, applied to pixel values in [0, 1]; the normalised
+    values are then mapped linearly from [0, 1] to `value_range`
+    (video_views.normalize).
   flow_scale: None or {'clip_px': 20, 'range': [-1, 1]} (flow in pixels is
     clipped to +-clip_px and mapped to range).
   eval_num_clips: clips uniformly spaced over a video at test time.
@@ -200,7 +203,10 @@ def check_variables(model: nn.Module, preprocessing: Preprocessing,
 def _write_atomic(path: str, data: bytes) -> None:
   """Writes `data` to a temp file beside `path`, then renames it over."""
   fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp_")
+  umask = os.umask(0)
+  os.umask(umask)
   try:
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> a normal file's mode
     with os.fdopen(fd, "wb") as f:
       f.write(data)
     os.replace(tmp, path)
@@ -260,6 +266,18 @@ def load(path: str) -> tuple[nn.Module, dict[str, Any], WeightsInfo]:
     model = info.build_model()
   except (ValueError, TypeError) as e:
     raise ValueError(f"{os.path.join(path, INFO_FILE)}: {e}") from None
+  variables = read_variables(path)
+  try:
+    check_variables(model, info.preprocessing, variables)
+  except ValueError as e:
+    raise ValueError(f"{os.path.join(path, VARIABLES_FILE)}: {e}") from None
+  return model, variables, info
+
+
+def read_variables(path: str) -> dict[str, Any]:
+  """{'params', 'batch_stats'} (numpy) of `path`'s variables.msgpack, not
+  checked against a model (`load` does that; transfer.merge_variables does
+  its own)."""
   variables_path = os.path.join(path, VARIABLES_FILE)
   if not os.path.isfile(variables_path):
     raise FileNotFoundError(f"{path!r}: no {VARIABLES_FILE}")
@@ -272,8 +290,4 @@ def load(path: str) -> tuple[nn.Module, dict[str, Any], WeightsInfo]:
                      f"{e}") from None
   if not isinstance(variables, dict):
     raise ValueError(f"{variables_path} does not hold a variables dict")
-  try:
-    check_variables(model, info.preprocessing, variables)
-  except ValueError as e:
-    raise ValueError(f"{variables_path}: {e}") from None
-  return model, {c: variables.get(c, {}) for c in COLLECTIONS}, info
+  return {c: variables.get(c, {}) for c in COLLECTIONS}
