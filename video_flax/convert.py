@@ -22,7 +22,8 @@ import sys
 from absl import app
 from absl import flags
 
-from video_flax.weights import converters, fetch, format, sources
+from video_flax.weights import converters, fetch, sources
+from video_flax.weights import format as weights_format
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("source", None, list(sources.PUBLISHED),
@@ -56,7 +57,7 @@ def _label_map_near(path: str) -> tuple[str, ...] | None:
 def convert_checkpoint(source: str, name: str, path: str, output: str,
                        labels: str | None = None,
                        source_info: dict | None = None,
-                       model: str | None = None) -> format.WeightsInfo:
+                       model: str | None = None) -> weights_format.WeightsInfo:
   """Reads `path`, converts it and writes the weights directory `output`.
 
   model: another registered model with the layout and names of the
@@ -73,7 +74,7 @@ def convert_checkpoint(source: str, name: str, path: str, output: str,
   weights_info, variables = converters.convert(
       source, name, tensors, class_names=class_names, model=model,
       source_info=info)
-  format.save(output, weights_info, variables)
+  weights_format.save(output, weights_info, variables)
   return weights_info
 
 
@@ -89,7 +90,7 @@ def fetch_and_convert(spec: str, output: str | None) -> str:
                      f"known: {', '.join(entry.urls)}")
   output = output or os.path.join(fetch.CACHE_DIR, "weights",
                                   f"{parts[0]}_{parts[1]}_{variant}")
-  if format.is_weights_dir(output):
+  if weights_format.is_weights_dir(output):
     return output
   url = entry.urls[variant]
   labels = None

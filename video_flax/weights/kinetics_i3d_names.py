@@ -19,7 +19,8 @@ BRANCHES = {"b0_1x1": "Branch_0/Conv3d_0a_1x1",
             "b2_3x3": "Branch_2/Conv3d_0b_3x3",
             "b3_1x1": "Branch_3/Conv3d_0b_1x1"}
 LEAVES = {("conv", "kernel"): "conv_3d/w", ("conv", "bias"): "conv_3d/b",
-          ("bn", "bias"): "batch_norm/beta", ("bn", "scale"): "batch_norm/gamma",
+          ("bn", "bias"): "batch_norm/beta",
+          ("bn", "scale"): "batch_norm/gamma",
           ("bn", "mean"): "batch_norm/moving_mean",
           ("bn", "var"): "batch_norm/moving_variance"}
 SCOPES = {"video": "RGB/inception_i3d", "flow": "Flow/inception_i3d"}

@@ -32,7 +32,8 @@ def torch_layout(array: np.ndarray) -> np.ndarray:
 
 
 def torch_name(module: str, path: str) -> str:
-  """'layer1.0.conv1.0' + our leaf ('.../kernel') -> 'layer1.0.conv1.0.weight'."""
+  """Module 'layer1.0.conv1.0' + our path ending in '/kernel' ->
+  'layer1.0.conv1.0.weight'."""
   return f"{module}.{TORCH_LEAVES[path.rsplit('/', 1)[-1]]}"
 
 

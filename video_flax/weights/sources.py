@@ -31,7 +31,8 @@ TORCHVISION_MEAN = (0.43216, 0.394666, 0.37645)
 TORCHVISION_STD = (0.22803, 0.22145, 0.216989)
 TORCHVISION_URL = "https://download.pytorch.org/models/"
 VMZ_URL = "https://github.com/bjuncek/VMZ/releases/download/test_models/"
-IG65M_URL = "https://github.com/moabitcoin/ig65m-pytorch/releases/download/v1.0.0/"
+IG65M_URL = ("https://github.com/moabitcoin/ig65m-pytorch/releases/download/"
+             "v1.0.0/")
 I3D_URL = "https://github.com/deepmind/kinetics-i3d/raw/master/data/"
 
 
