@@ -1,7 +1,6 @@
 """The video_flax side of the suite: registered models, jitted, on JAX."""
 from __future__ import annotations
 
-import gc
 import platform
 from typing import Any, Callable, Sequence
 
@@ -15,9 +14,6 @@ from video_flax import models
 from video_flax.tools import benchmark
 from video_flax.tools import flops
 from video_flax.tools import model_table
-
-_state: dict[str, Any] = {}
-
 
 def info() -> dict[str, Any]:
   """Versions and devices of this process."""
@@ -34,10 +30,11 @@ def roofline(dtype: str, size: int, calls: int) -> float:
                       jnp.dtype(dtype)) for _ in range(2))
   matmul = jax.jit(jnp.matmul)
   jax.block_until_ready(matmul(a, b))
-  return _best(lambda: matmul(a, b), calls)
+  return best(lambda: matmul(a, b), calls)
 
 
-def _best(fn: Callable[[], Any], calls: int) -> float:
+def best(fn: Callable[[], Any], calls: int) -> float:
+  """Seconds of the fastest of `calls` calls of `fn`, waiting for results."""
   return best_seconds(lambda: jax.block_until_ready(fn()), calls)
 
 
@@ -50,9 +47,8 @@ def describe(model: str, shape: Sequence[int] | None) -> dict[str, Any]:
 
 
 def setup(model: str, shape: Sequence[int], batch: int, dtype: str,
-          task: str) -> None:
-  """Builds `model` in compute dtype `dtype` and compiles the `task` call."""
-  release()
+          task: str) -> Callable[[], Any]:
+  """Builds `model` in compute dtype `dtype`; returns the compiled `task`."""
   net = models.build_model(model, 400, dtype=jnp.dtype(dtype))
   inputs = benchmark.random_inputs(net, shape, batch, jax.random.key(1))
   variables = benchmark.random_variables(net, inputs)
@@ -61,18 +57,8 @@ def setup(model: str, shape: Sequence[int], batch: int, dtype: str,
   else:
     run = benchmark.train_step_runner(net, variables, inputs, 400)
   jax.block_until_ready(run())
-  _state["run"] = run
+  return run
 
 
-def time(calls: int) -> float:
-  """Seconds of the fastest of `calls` calls of the set-up task."""
-  return _best(_state["run"], calls)
-
-
-def release() -> None:
-  _state.clear()
-  gc.collect()
-
-
-HANDLERS = {"info": info, "roofline": roofline, "describe": describe, "setup": setup,
-            "time": time, "release": release}
+HANDLERS = {"info": info, "roofline": roofline, "describe": describe,
+            "setup": setup}

@@ -13,6 +13,7 @@ fastest returned); release.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -34,15 +35,32 @@ def best_seconds(run: Callable[[], None], calls: int) -> float:
   return min(times)
 
 
-def serve(handlers: dict[str, Handler]) -> None:
-  """Answers requests from stdin until EOF; errors become {"error": ...}."""
+def serve(handlers: dict[str, Handler],
+          best: Callable[[Callable[[], Any], int], float]) -> None:
+  """Answers requests from stdin until EOF; errors become {"error": ...}.
+
+  `handlers["setup"]` returns the task's call (already warmed up), which
+  `time` runs through `best(call, calls)` and `release` drops.
+  """
+  task: dict[str, Callable[[], Any]] = {}
+
+  def setup(**kwargs: Any) -> None:
+    release()
+    task["run"] = handlers["setup"](**kwargs)
+
+  def release() -> None:
+    task.clear()
+    gc.collect()
+
+  commands = {**handlers, "setup": setup, "release": release,
+              "time": lambda calls: best(task["run"], calls)}
   answers = os.fdopen(os.dup(1), "w")
   os.dup2(2, 1)
   for line in sys.stdin:
     request = json.loads(line)
     cmd = request.pop("cmd")
     try:
-      reply = {"result": handlers[cmd](**request)}
+      reply = {"result": commands[cmd](**request)}
     except Exception as e:  # reported to the suite, which stops with it
       traceback.print_exc()
       reply = {"error": f"{type(e).__name__}: {e}"}

@@ -10,7 +10,6 @@ GPU, `cudnn.benchmark` and channels_last_3d, as docs/gpu_speed.md did.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import platform
 from typing import Any, Callable, Sequence
@@ -24,7 +23,6 @@ from benchmarks.protocol import best_seconds
 from benchmarks.torch_csn import IrCsn
 
 _DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-_state: dict[str, Any] = {}
 
 
 def _model(name: str) -> nn.Module:
@@ -62,10 +60,11 @@ def roofline(dtype: str, size: int, calls: int) -> float:
   a, b = (torch.randn(size, size, device=_DEVICE, dtype=getattr(torch, dtype))
           for _ in range(2))
   torch.matmul(a, b)
-  return _best(lambda: torch.matmul(a, b), calls)
+  return best(lambda: torch.matmul(a, b), calls)
 
 
-def _best(fn: Callable[[], Any], calls: int) -> float:
+def best(fn: Callable[[], Any], calls: int) -> float:
+  """Seconds of the fastest of `calls` calls of `fn`, waiting for results."""
   def run():
     fn()
     _sync()
@@ -98,9 +97,8 @@ def _forward(net: nn.Module, x: torch.Tensor, dtype: str) -> Callable[[], Any]:
 
 
 def setup(model: str, shape: Sequence[int], batch: int, dtype: str,
-          task: str) -> None:
-  """Builds `model` and runs the `task` call twice (warm-up)."""
-  release()
+          task: str) -> Callable[[], Any]:
+  """Builds `model`; returns the `task` call, run twice (warm-up)."""
   layout = (torch.channels_last_3d if _DEVICE.type == "cuda"
             else torch.contiguous_format)
   net = _model(model).to(_DEVICE, memory_format=layout)
@@ -109,18 +107,7 @@ def setup(model: str, shape: Sequence[int], batch: int, dtype: str,
   for _ in range(2):
     run()
   _sync()
-  _state["run"] = run
+  return run
 
 
-def time(calls: int) -> float:
-  """Seconds of the fastest of `calls` calls of the set-up task."""
-  return _best(_state["run"], calls)
-
-
-def release() -> None:
-  _state.clear()
-  gc.collect()
-
-
-HANDLERS = {"info": info, "roofline": roofline, "setup": setup, "time": time,
-            "release": release}
+HANDLERS = {"info": info, "roofline": roofline, "setup": setup}

@@ -10,4 +10,4 @@ if __name__ == "__main__":
   if len(sys.argv) != 2 or sys.argv[1] not in ("jax", "torch"):
     sys.exit("usage: python -m benchmarks.worker jax|torch")
   side = importlib.import_module(f"benchmarks.{sys.argv[1]}_side")
-  protocol.serve(side.HANDLERS)
+  protocol.serve(side.HANDLERS, side.best)
