@@ -11,9 +11,9 @@ import numpy as np
 
 from benchmarks.protocol import best_seconds
 from video_flax import models
+from video_flax import variable_init
+from video_flax.models import model_size
 from video_flax.tools import benchmark
-from video_flax.tools import flops
-from video_flax.tools import model_table
 
 def info() -> dict[str, Any]:
   """Versions and devices of this process."""
@@ -41,8 +41,8 @@ def best(fn: Callable[[], Any], calls: int) -> float:
 def describe(model: str, shape: Sequence[int] | None) -> dict[str, Any]:
   """The clip size (`shape`, or the model's paper clip when None) and the
   multiply-accumulates of one clip's forward pass (the f32 model)."""
-  shape = tuple(shape) if shape else model_table.reference_shape(model)
-  macs = flops.count_macs(models.build_model(model, 400), shape)
+  shape = tuple(shape) if shape else models.MODELS[model].reference_shape
+  macs = model_size.count_macs(models.build_model(model, 400), shape)
   return {"shape": shape, "macs": float(macs)}
 
 
@@ -51,7 +51,7 @@ def setup(model: str, shape: Sequence[int], batch: int, dtype: str,
   """Builds `model` in compute dtype `dtype`; returns the compiled `task`."""
   net = models.build_model(model, 400, dtype=jnp.dtype(dtype))
   inputs = benchmark.random_inputs(net, shape, batch, jax.random.key(1))
-  variables = benchmark.random_variables(net, inputs)
+  variables = variable_init.random_variables(net, inputs)
   if task == "forward":
     run = benchmark.forward_runner(net, variables, inputs)
   else:

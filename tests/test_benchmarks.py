@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import report
 from video_flax import models
-from video_flax.tools import flops
+from video_flax.models import model_size
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,7 +20,7 @@ def test_torch_ir_csn_has_our_parameter_count(depth):
   pytest.importorskip("torchvision")
   from benchmarks.torch_csn import IrCsn
   theirs = sum(p.numel() for p in IrCsn(depth, 400).parameters())
-  ours = flops.count_params(models.build_model(f"ir_csn_{depth}", 400),
+  ours = model_size.count_params(models.build_model(f"ir_csn_{depth}", 400),
                             (8, 32, 32))
   assert theirs == ours
 
