@@ -73,9 +73,19 @@ def _time_case(workers: Sequence[Worker], case: cases_lib.Case,
   return seconds
 
 
+def write(record: dict[str, Any], out_dir: str) -> None:
+  """benchmarks.json and benchmarks.md of the rows timed so far."""
+  os.makedirs(out_dir, exist_ok=True)
+  with open(os.path.join(out_dir, "benchmarks.json"), "w") as f:
+    json.dump(record, f, indent=1)
+  with open(os.path.join(out_dir, "benchmarks.md"), "w") as f:
+    f.write(report.markdown(record))
+
+
 def run_suite(models: Sequence[str], dtypes: Sequence[str], batch: int,
-              rounds: int, quick: bool) -> dict[str, Any]:
-  """Times every case; returns the JSON record (see report.py)."""
+              rounds: int, quick: bool, out_dir: str) -> dict[str, Any]:
+  """Times every case, rewriting the outputs after each (a long run that
+  is stopped keeps its rows); returns the JSON record (see report.py)."""
   workers = [Worker("jax"), Worker("torch")]
   try:
     info = {w.framework: w.call("info") for w in workers}
@@ -97,6 +107,7 @@ def run_suite(models: Sequence[str], dtypes: Sequence[str], batch: int,
                              "macs": described[case.model]["macs"]})
       print(f"[{i + 1}/{len(todo)}] {report.row_line(record['rows'][-1])}",
             flush=True)
+      write(record, out_dir)
     return record
   finally:
     for w in workers:
@@ -108,12 +119,7 @@ def main(argv: Sequence[str]) -> None:
   models = _MODELS.value or (cases_lib.QUICK_MODELS if _QUICK.value
                              else cases_lib.SHARED_MODELS)
   record = run_suite(models, _DTYPES.value, _BATCH.value, _ROUNDS.value,
-                     _QUICK.value)
-  os.makedirs(_OUT_DIR.value, exist_ok=True)
-  with open(os.path.join(_OUT_DIR.value, "benchmarks.json"), "w") as f:
-    json.dump(record, f, indent=1)
-  with open(os.path.join(_OUT_DIR.value, "benchmarks.md"), "w") as f:
-    f.write(report.markdown(record))
+                     _QUICK.value, _OUT_DIR.value)
   print(report.markdown(record))
 
 
