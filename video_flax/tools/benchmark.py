@@ -40,7 +40,7 @@ class Timing:
   compile_seconds: float
 
 
-def _inputs(model: nn.Module, shape: Sequence[int], batch_size: int,
+def random_inputs(model: nn.Module, shape: Sequence[int], batch_size: int,
             key: jax.Array) -> Any:
   specs = model_size.example_inputs(model, shape, batch_size)
   return jax.tree.map(lambda s: jax.random.normal(key, s.shape, s.dtype), specs)
@@ -59,15 +59,22 @@ def time_call(fn: Callable[[], Any], iters: int) -> Timing:
   return Timing(statistics.median(runs), compile_seconds)
 
 
+def forward_runner(model: nn.Module, variables: Any, inputs: Any
+                   ) -> Callable[[], Any]:
+  """A call of the jitted eval-mode forward pass on `inputs`."""
+  forward = jax.jit(lambda v, x: model.apply(v, x, train=False))
+  return lambda: forward(variables, inputs)
+
+
 def time_forward(model: nn.Module, variables: Any, inputs: Any,
                  iters: int) -> Timing:
-  forward = jax.jit(lambda v, x: model.apply(v, x, train=False))
-  return time_call(lambda: forward(variables, inputs), iters)
+  return time_call(forward_runner(model, variables, inputs), iters)
 
 
-def time_train_step(model: nn.Module, variables: Any, inputs: Any,
-                    num_classes: int, iters: int) -> Timing:
-  """One SGD-momentum step with BN statistics updates (state is donated)."""
+def train_step_runner(model: nn.Module, variables: Any, inputs: Any,
+                      num_classes: int) -> Callable[[], Any]:
+  """A call of one SGD-momentum step with BN statistics updates; the state
+  is donated and carried from call to call."""
   tx = optax.sgd(0.01, momentum=0.9)
   batch_size = jax.tree.leaves(inputs)[0].shape[0]
   labels = jnp.arange(batch_size) % num_classes
@@ -97,7 +104,14 @@ def time_train_step(model: nn.Module, variables: Any, inputs: Any,
     state[:] = step(*state, inputs)
     return state
 
-  return time_call(run, iters)
+  return run
+
+
+def time_train_step(model: nn.Module, variables: Any, inputs: Any,
+                    num_classes: int, iters: int) -> Timing:
+  """One SGD-momentum step with BN statistics updates (state is donated)."""
+  return time_call(train_step_runner(model, variables, inputs, num_classes),
+                   iters)
 
 
 def benchmark(name: str, shape: Sequence[int], batch_size: int,
@@ -114,7 +128,7 @@ def benchmark(name: str, shape: Sequence[int], batch_size: int,
     macs = model_size.count_macs(models.build_model(name, num_classes), shape,
                             batch_size=1)
   model = models.build_model(name, num_classes, dtype=jnp.dtype(dtype))
-  inputs = _inputs(model, shape, batch_size, jax.random.key(1))
+  inputs = random_inputs(model, shape, batch_size, jax.random.key(1))
   variables = variable_init.random_variables(model, inputs)
   forward = time_forward(model, variables, inputs, iters)
   result = {

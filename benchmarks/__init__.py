@@ -1,0 +1,1 @@
+"""Side-by-side speed suite: video_flax against torchvision (see suite.py)."""
