@@ -20,21 +20,11 @@ import ml_collections
 
 from video_flax import base_config
 
-# The README's default run: test top-1 >= 0.90 on seeds 0-2 in 800 steps.
-# Every block of the tiny CSN changes width, so its shortcut is a projection
-# and the depthwise branch carries all temporal modelling: zero-initialised
-# branches (the deep-net default) mute it, and the loss sat at chance for
-# 300-500 steps; live branches with a 100-step warmup to lr 0.1 leave chance
-# within ~150-250 steps.
-_TINY_RECIPE = {"model.zero_init_residual": False, "train.num_steps": 800,
-                "train.learning_rate": 0.1, "train.warmup_steps": 100,
-                "train.checkpoint_every_steps": 400}
-_TINY = base_config.Preset(model="ir_csn_tiny", overrides=_TINY_RECIPE)
+_TINY = base_config.Preset(model="ir_csn_tiny")
 PRESETS = {
     "tiny": _TINY,
     "ir_csn_tiny": _TINY,
-    "ip_csn_tiny": base_config.Preset(model="ip_csn_tiny",
-                                      overrides=_TINY_RECIPE),
+    "ip_csn_tiny": base_config.Preset(model="ip_csn_tiny"),
     **{name: base_config.Preset(model=name, dropout_rate=0.2,
                                 kinetics=base_config.CSN_32X2)
        for name in ("ir_csn_152", "ip_csn_152", "ir_csn_101", "ip_csn_101",

@@ -16,7 +16,10 @@ from video_flax.data.prepare import decode as video_decode
 
 
 def define_flags() -> None:
-  """--weights (required) and --batch_size."""
+  """--weights (required) and --batch_size; once per process, so a notebook
+  may import both commands."""
+  if "weights" in flags.FLAGS:
+    return
   flags.DEFINE_string("weights", None, "A converted-weights directory "
                       "(python -m video_flax.convert writes one).")
   flags.DEFINE_integer("batch_size", 16, "Views per forward pass.")
