@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from video_flax import convert, weights
+from video_flax import convert, file_digest, weights
 from video_flax.weights import converters, fetch
 from weights_convert_helpers import safetensors_bytes, synthetic_torch_state
 
@@ -89,7 +89,7 @@ def test_cli_writes_a_loadable_weights_dir(tmp_path, state):
                                     str(tmp_path / "out"), str(labels),
                                     model=MODEL)
   model, variables, loaded = weights.load(str(tmp_path / "out"))
-  assert loaded == info and loaded.source["sha256"] == fetch.file_sha256(
+  assert loaded == info and loaded.source["sha256"] == file_digest.sha256_of_file(
       str(checkpoint))
   assert loaded.preprocessing.num_frames == 32
   _, converted = _convert(state)
@@ -103,7 +103,7 @@ def test_cli_writes_a_loadable_weights_dir(tmp_path, state):
 def test_download_checks_the_published_hash_prefix(tmp_path):
   source = tmp_path / "net.pth"
   source.write_bytes(b"weights")
-  digest = fetch.file_sha256(str(source))
+  digest = file_digest.sha256_of_file(str(source))
   good = tmp_path / f"net-{digest[:8]}.pth"
   bad = tmp_path / "net-00000000.pth"
   for path in (good, bad):

@@ -9,20 +9,12 @@ last and atomically, so a step without it never finished saving);
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
+from video_flax import file_digest
+
 MANIFEST = "video_flax_sha256.json"
-_CHUNK = 1 << 22
-
-
-def _sha256(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    while chunk := f.read(_CHUNK):
-      digest.update(chunk)
-  return digest.hexdigest()
 
 
 def _files(step_dir: str) -> list[str]:
@@ -39,7 +31,7 @@ def _files(step_dir: str) -> list[str]:
 def write_manifest(step_dir: str) -> None:
   """Records every file's size and SHA-256 in `step_dir`/MANIFEST."""
   manifest = {rel: {"bytes": os.path.getsize(os.path.join(step_dir, rel)),
-                    "sha256": _sha256(os.path.join(step_dir, rel))}
+                    "sha256": file_digest.sha256_of_file(os.path.join(step_dir, rel))}
               for rel in _files(step_dir)}
   tmp = os.path.join(step_dir, MANIFEST + ".tmp")
   with open(tmp, "w") as f:
@@ -67,6 +59,6 @@ def problem(step_dir: str) -> str | None:
       return f"{rel} is missing"
     if os.path.getsize(file) != size:
       return f"{rel} has {os.path.getsize(file)} bytes, {size} were saved"
-    if _sha256(file) != sha:
+    if file_digest.sha256_of_file(file) != sha:
       return f"{rel} differs from what was saved (SHA-256 mismatch)"
   return None

@@ -22,6 +22,7 @@ import sys
 from absl import app
 from absl import flags
 
+from video_flax import file_digest
 from video_flax.weights import converters, fetch, sources
 from video_flax.weights import format as weights_format
 
@@ -70,7 +71,7 @@ def convert_checkpoint(source: str, name: str, path: str, output: str,
   data_file = (converters.checkpoint_prefix(path) + ".data-00000-of-00001"
                if source == "kinetics_i3d" else path)
   info = {"file": os.path.basename(data_file),
-          "sha256": fetch.file_sha256(data_file), **(source_info or {})}
+          "sha256": file_digest.sha256_of_file(data_file), **(source_info or {})}
   weights_info, variables = converters.convert(
       source, name, tensors, class_names=class_names, model=model,
       source_info=info)

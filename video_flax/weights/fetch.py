@@ -19,6 +19,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from video_flax import file_digest
+
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "video_flax")
 CHUNK = 1 << 20
 TIMEOUT_S = 30
@@ -41,15 +43,6 @@ def check_published_hash(url: str, sha256: str) -> str:
     raise ValueError(f"{url.rsplit('/', 1)[-1]}: SHA-256 {sha256} does not "
                      f"start with the published {prefix}; the file is corrupt")
   return sha256
-
-
-def file_sha256(path: str) -> str:
-  """SHA-256 of a file, hex."""
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    while chunk := f.read(CHUNK):
-      digest.update(chunk)
-  return digest.hexdigest()
 
 
 def _progress(name: str, done: int, total: int | None) -> None:
@@ -104,4 +97,4 @@ def cached_download(url: str, progress: bool = True) -> tuple[str, str]:
                       urllib.parse.urlparse(url).path.lstrip("/"))
   if not os.path.isfile(path):
     return path, download(url, path, progress)
-  return path, check_published_hash(url, file_sha256(path))
+  return path, check_published_hash(url, file_digest.sha256_of_file(path))
