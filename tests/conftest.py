@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
+
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("VIDEO_FLAX_DATA_DIR",
                       os.path.join(tempfile.gettempdir(), "video_flax_test_data"))
@@ -31,3 +33,28 @@ def run_python(code: str, *, devices: int = 1, timeout: int = 600,
   env["JAX_PLATFORMS"] = "cpu"
   return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env,
                         capture_output=True, text=True, timeout=timeout)
+
+
+# Slow checks that CI's 90 minutes cannot hold besides the default suite and
+# the gating slow ones (`pytest -m "slow and not release"`): every paper
+# preset traced at full size, full-depth model builds and converters, the motion study, the
+# per-layer conv forms at paper widths, and the slow multi-process runs
+# (several local JAX processes over gloo: minutes each). Run them before a release with
+# `pytest -m release` (and the soak, README "Tests").
+RELEASE_MODULES = frozenset({
+    "test_configs.py", "test_resnet3d.py", "test_layers.py",
+    "test_quo_vadis_models.py", "test_weights_convert_vmz.py",
+    "test_weights_convert_i3d.py",
+    # Three tiny models x 2000 steps (~33 min on 2 idle cores).
+    "test_motion_study.py"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+  """Marks the slow tests of RELEASE_MODULES and the slow multi-process
+  tests `release` (before `-m` selects)."""
+  for item in items:
+    if item.get_closest_marker("slow") and (
+        item.path.name in RELEASE_MODULES
+        or item.get_closest_marker("multiprocess")):
+      item.add_marker(pytest.mark.release)

@@ -50,7 +50,7 @@ def _cases(data: str) -> dict[tuple[str, ...], str]:
       (*TINY, "--config.dataset.crop_size=100000"): "crop_size=100000",
       (*TINY, "--config.dataset.num_frames=1000"): "num_frames=1000",
       (*TINY, "--config.dataset.variant=nope"): "variant 'nope'",
-      (*TINY, "--config.mesh.model=3"): "model=3",
+      (*TINY, "--config.mesh.spatial=3"): "spatial=3",
       (*TINY, "--config.train.batch_size=abc"): "batch_size=abc",
       ("--config=configs/csn.py", "--config.dataset.name=ucf101",
        "--config.dataset.data_dir=/nonexistent"): "/nonexistent",

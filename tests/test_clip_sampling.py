@@ -105,10 +105,9 @@ def test_normalizations():
   expected = (frames / 255 - mean) / std
   np.testing.assert_allclose(augment.normalize(frames, "kinetics"),
                              expected, rtol=1e-5)
-  # BGR input (OpenCV's order) and mirroring, fused into the same pass.
-  np.testing.assert_allclose(
-      augment.normalize(frames[..., ::-1], "kinetics", flip=True, bgr=True),
-      expected[:, :, ::-1], rtol=1e-5)
+  # Mirroring, fused into the same pass.
+  np.testing.assert_allclose(augment.normalize(frames, "kinetics", flip=True),
+                             expected[:, :, ::-1], rtol=1e-5)
   with pytest.raises(ValueError, match="Unknown normalization"):
     augment.normalize(frames, "zscore")
 

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 from video_flax import base_config
 from video_flax import evaluate
+from video_flax import loss
 from video_flax import optim
+from video_flax import sharding
 from video_flax import train
 
 
@@ -52,9 +55,9 @@ def test_cross_entropy_matches_numpy_with_smoothing_and_time_axis():
   targets = np.full((4, 6), smooth / 6) + (1 - smooth) * np.eye(6)[labels]
   logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
   expected = -(targets[:, None] * logp).sum(-1).mean()
-  got = train.cross_entropy(jnp.asarray(logits), jnp.asarray(labels), 6, smooth)
+  got = loss.cross_entropy(jnp.asarray(logits), jnp.asarray(labels), 6, smooth)
   np.testing.assert_allclose(float(got), expected, rtol=1e-5)
-  got2 = train.cross_entropy(jnp.asarray(logits[:, 0]), jnp.asarray(labels), 6,
+  got2 = loss.cross_entropy(jnp.asarray(logits[:, 0]), jnp.asarray(labels), 6,
                              smooth)
   np.testing.assert_allclose(float(got2), -(targets * logp[:, 0]).sum(-1).mean(),
                              rtol=1e-5)
@@ -115,7 +118,8 @@ def test_evaluate_averages_the_views_of_each_video():
               "label": labels[i:i + 4], "mask": mask[i:i + 4],
               "index": np.arange(i, i + 4), "video_index": video_index[i:i + 4]}
              for i in range(0, 12, 4)]
-  mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",))
+  mesh = sharding.make_mesh(ml_collections.ConfigDict(
+      {"data": 1, "spatial": 1}), jax.devices()[:1])
   state = train.TrainState(step=0, params={}, batch_stats={}, opt_state=())
   results = evaluate.evaluate(state, Fixed(), batches, mesh, num_classes=4)
   assert results["num_examples"] == 10

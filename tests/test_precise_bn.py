@@ -53,7 +53,7 @@ def test_precise_bn_equals_numpy_average_of_batch_moments():
   stale = jax.tree.map(lambda s: s + 7.0, variables["batch_stats"])
   state = train.TrainState(step=0, params=variables["params"],
                            batch_stats=stale, opt_state=())
-  mesh = sharding.make_mesh(ml_collections.ConfigDict({"data": 1, "model": 1}),
+  mesh = sharding.make_mesh(ml_collections.ConfigDict({"data": 1, "spatial": 1}),
                             jax.devices()[:1])
   stream = iter([{"video": b, "label": np.zeros(8, np.int32)} for b in batches])
   stats = precise_bn.recompute_batch_stats(state, model, stream, 3, mesh)

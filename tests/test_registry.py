@@ -71,11 +71,11 @@ def test_inception_family_shares_one_declaration_of_its_size_options(cls):
       inception.BackboneSize(width=0.5))) <= own
   declared_here = set(cls.__dict__.get("__annotations__", {}))
   assert not declared_here & {"width", "min_width", "blocks_per_stage",
-                              "stem_pools"}
+                              "stem_pools", "remat"}
 
 
 def test_backbone_options_reach_the_backbone():
   model = models.build_model("s3d_tiny", 3, blocks_per_stage=[1, 2, 1])
-  assert inception.backbone_options(model) == {
+  assert inception.backbone_options(model.clone(remat=True)) == {
       "width": 0.125, "min_width": 8, "blocks_per_stage": (1, 2, 1),
-      "stem_pools": True}
+      "stem_pools": True, "remat": True}

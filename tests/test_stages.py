@@ -48,11 +48,16 @@ def test_validation_asks_the_stage():
       _config(stage="pretrain", backbone_lr_multiplier=0.1))
 
 
-def test_mesh_model_axis_rejected_until_it_does_something():
+def test_mesh_layouts_the_model_cannot_use_are_named():
   config = base_config.get_base_config()
-  config.mesh.model = 2
-  assert "mesh.model=2: model parallelism is not implemented" in _problems(
+  config.mesh.spatial = 2  # one CPU device
+  assert "data=-1 x spatial=2 does not match the 1 available" in _problems(
       config)
+  config.mesh.spatial, config.model.name = 1, "c3d_bn_tiny"
+  config.train.remat, config.train.grad_accum_steps = True, 3
+  problems = _problems(config)
+  assert "model 'c3d_bn_tiny' has no residual or Inception blocks" in problems
+  assert "train.grad_accum_steps=3 must be >= 1 and split" in problems
 
 
 def _updates(stage: str, multiplier: float = 1.0):

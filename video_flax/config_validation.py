@@ -10,6 +10,7 @@ import ml_collections
 
 from video_flax import models
 from video_flax import optim
+from video_flax import sharding
 from video_flax import transfer
 from video_flax.data import DATASETS
 from video_flax.data import dataset_api
@@ -112,12 +113,55 @@ def _check_transfer(transfer_cfg: ml_collections.ConfigDict) -> list[str]:
   return problems
 
 
-def _check_mesh(config: ml_collections.ConfigDict) -> list[str]:
-  if config.mesh.model != 1:
-    return [f"mesh.model={config.mesh.model}: model parallelism is not "
-            "implemented (every parameter is replicated over the data "
-            "axis); set mesh.model=1"]
-  return []
+def _check_mesh(config: ml_collections.ConfigDict) -> tuple[list[str], int]:
+  """The mesh against the devices and what the model can split; returns
+  the problems and the size of the `data` axis."""
+  try:
+    mesh = sharding.make_mesh(config.mesh)
+  except ValueError as e:
+    return [str(e)], jax.device_count()
+  data, spatial = mesh.shape[sharding.DATA_AXIS], mesh.shape[
+      sharding.SPATIAL_AXIS]
+  if spatial == 1:
+    return [], data
+  problems = []
+  if jax.local_device_count() % spatial:
+    problems.append(
+        f"mesh.spatial={spatial} does not divide the {jax.local_device_count()}"
+        " devices of one process (each process reads whole clips, so a "
+        "clip's devices must sit in one process)")
+  crop = config.dataset.crop_size
+  if crop % spatial:
+    problems.append(f"dataset.crop_size={crop} is not divisible by "
+                    f"mesh.spatial={spatial}: the clip's {crop} rows are split "
+                    "evenly over the spatial axis")
+  name = config.model.name
+  if name in models.MODELS and models.MODELS[name].flattens_space:
+    problems.append(f"model {name!r} flattens H x W into features, so "
+                    "mesh.spatial cannot split its activations; set "
+                    "mesh.spatial=1")
+  return problems, data
+
+
+def _check_scaling(config: ml_collections.ConfigDict, data: int) -> list[str]:
+  """train.remat needs a model with blocks to recompute; accumulation
+  needs micro-batches that split evenly over the data axis."""
+  problems = []
+  name, steps = config.model.name, config.train.grad_accum_steps
+  if config.train.remat and name in models.MODELS:
+    try:
+      has_remat = hasattr(models.from_config(config.model, 2), "remat")
+    except TypeError:
+      has_remat = True  # already reported by _check_model
+    if not has_remat:
+      problems.append(f"train.remat: model {name!r} has no residual or "
+                      "Inception blocks to recompute; set train.remat=False")
+  if steps < 1 or config.train.batch_size % (steps * data):
+    problems.append(
+        f"train.grad_accum_steps={steps} must be >= 1 and split "
+        f"train.batch_size={config.train.batch_size} into micro-batches "
+        f"divisible by the {data} devices of the data axis")
+  return problems
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -126,8 +170,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.dataset.name not in DATASETS:
     problems.append(f"dataset.name={config.dataset.name!r}; known: "
                     f"{', '.join(sorted(DATASETS))}")
-  problems += _check_mesh(config)
-  data_devices = jax.device_count()  # mesh.model must be 1
+  mesh_problems, data_devices = _check_mesh(config)
+  problems += mesh_problems + _check_scaling(config, data_devices)
   problems += _check_train(config.train, data_devices)
   if config.eval.batch_size < 1 or config.eval.batch_size % data_devices:
     problems.append(f"eval.batch_size={config.eval.batch_size} must be >= 1 "

@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import sys
 
-from absl import app
 from absl import flags
 
+from video_flax import errors
 from video_flax import file_digest
 from video_flax.weights import converters, fetch, sources
 from video_flax.weights import format as weights_format
@@ -110,16 +110,16 @@ def fetch_and_convert(spec: str, output: str | None) -> str:
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    raise errors.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  missing = [f"--{n}" for n in ("source", "model", "input", "output")
+             if not getattr(FLAGS, n)]
+  if missing and not FLAGS.fetch:
+    raise errors.UsageError(f"Give --fetch, or all of {', '.join(missing)}")
   try:
     if FLAGS.fetch:
       output = FLAGS.output and os.path.expanduser(FLAGS.output)
       print(fetch_and_convert(FLAGS.fetch, output))
       return
-    missing = [f"--{n}" for n in ("source", "model", "input", "output")
-               if not getattr(FLAGS, n)]
-    if missing:
-      raise app.UsageError(f"Give --fetch, or all of {', '.join(missing)}")
     info = convert_checkpoint(FLAGS.source, FLAGS.model,
                               os.path.expanduser(FLAGS.input),
                               os.path.expanduser(FLAGS.output), FLAGS.labels)
@@ -131,4 +131,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  errors.run(main)

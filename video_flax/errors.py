@@ -97,3 +97,9 @@ def parse_flags(argv: list[str]) -> list[str]:
   except Exception as e:  # pylint: disable=broad-except
     fail(e if isinstance(e, flags.Error) else UsageError(one_line(e)),
          debug="--debug" in argv)
+
+
+def run(main: Callable[[list[str]], None]) -> None:
+  """absl's app.run inside this boundary: flag errors, usage errors and
+  failures each end in one line (`guarded`, `parse_flags`)."""
+  app.run(guarded(main), flags_parser=parse_flags)

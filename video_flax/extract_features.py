@@ -18,10 +18,10 @@ import sys
 import time
 from typing import Any, Sequence
 
-from absl import app
 from absl import flags
 import numpy as np
 
+from video_flax import errors
 from video_flax import features
 from video_flax import video_cli
 
@@ -57,9 +57,9 @@ def extract_one(runner: features.ViewRunner, views: Any, out: str, name: str,
 def main(argv: Sequence[str]) -> None:
   videos = argv[1:]
   if not videos:
-    raise app.UsageError("give at least one VIDEO after the flags")
+    raise errors.UsageError("give at least one VIDEO after the flags")
   runner, info = video_cli.load_runner(FLAGS.weights, FLAGS.batch_size)
-  os.makedirs(FLAGS.out, exist_ok=True)
+  video_cli.output_dir("out", FLAGS.out)
   index, used, start = [], set(), time.time()
   for i, path in enumerate(videos, 1):
     views, error = video_cli.read_views(path, info)
@@ -83,4 +83,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  errors.run(main)

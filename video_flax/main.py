@@ -9,8 +9,6 @@ checkpoint (preemption.py).
 """
 from __future__ import annotations
 
-import contextlib
-
 from absl import app
 from absl import flags
 from ml_collections import config_flags
@@ -56,11 +54,7 @@ def main(argv: list[str]) -> None:
                                process_id=_PROCESS_ID.value)
   from video_flax import preemption, train  # pylint: disable=g-import-not-at-top
   config = _config()
-  with contextlib.ExitStack() as stack:
-    if jax.process_count() == 1:
-      # Several processes would stop at different steps (and hang in the
-      # checkpoint's collectives): they keep the default handlers.
-      stack.enter_context(preemption.handle_signals())
+  with preemption.handle_signals(jax.process_count()):
     train.train_and_evaluate(config, _WORKDIR.value)
 
 

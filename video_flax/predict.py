@@ -16,11 +16,11 @@ import os
 import sys
 from typing import Any, Sequence
 
-from absl import app
 from absl import flags
 import numpy as np
 
 from video_flax import contact_sheet
+from video_flax import errors
 from video_flax import video_cli
 
 FLAGS = flags.FLAGS
@@ -57,17 +57,17 @@ def _print_text(result: dict[str, Any]) -> None:
 def main(argv: Sequence[str]) -> None:
   videos = argv[1:]
   if not videos:
-    raise app.UsageError("give at least one VIDEO after the flags")
+    raise errors.UsageError("give at least one VIDEO after the flags")
   if FLAGS.top_k < 1:
-    raise app.UsageError(f"--top_k={FLAGS.top_k} must be >= 1")
+    raise errors.UsageError(f"--top_k={FLAGS.top_k} must be >= 1")
   runner, info = video_cli.load_runner(FLAGS.weights, FLAGS.batch_size)
   if FLAGS.visualize:
-    os.makedirs(FLAGS.visualize, exist_ok=True)
-  results, errors, used = [], [], set()
+    video_cli.output_dir("visualize", FLAGS.visualize)
+  results, failed, used = [], [], set()
   for path in videos:
     views, error = video_cli.read_views(path, info)
     if views is None:
-      errors.append({"video": path, "error": error})
+      failed.append({"video": path, "error": error})
       continue
     logits, _ = runner(views.inputs)
     result = {"video": path, **video_cli.describe(views),
@@ -84,12 +84,12 @@ def main(argv: Sequence[str]) -> None:
       _print_text(result)
   if FLAGS.json:
     print(json.dumps({"weights": FLAGS.weights, "videos": results,
-                      "errors": errors}, indent=1))
-  if errors:
-    print(f"{len(errors)} of {len(videos)} videos could not be read",
+                      "errors": failed}, indent=1))
+  if failed:
+    print(f"{len(failed)} of {len(videos)} videos could not be read",
           file=sys.stderr)
     sys.exit(1)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  errors.run(main)

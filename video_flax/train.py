@@ -4,8 +4,9 @@
 initialise the state, the loop (periodic logging, checkpoints and
 evaluations in `_PeriodicActions`), then the final evaluation.
 `train_step` is a pure module-level function jitted with the state
-replicated and the batch sharded over the mesh's `data` axis, so the same
-code runs on one CPU, 8 fake devices or a TPU pod.
+replicated and the batch sharded over the mesh (`sharding.py`: batch over
+`data`, each clip's height over `spatial`), so the same code runs on one
+CPU, 8 fake devices or a TPU pod.
 """
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
+from video_flax import accumulation
 from video_flax import checkpointing
 from video_flax import config_validation
 from video_flax import evaluate as evaluate_lib
 from video_flax import evaluation_plots
+from video_flax import loss as loss_lib
 from video_flax import metrics_logging
 from video_flax import models
 from video_flax import nonfinite
@@ -72,48 +75,33 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
   return jax.jit(init, out_shardings=shardings)(rng)
 
 
-def cross_entropy(logits: jax.Array, labels: jax.Array, num_classes: int,
-                  label_smoothing: float) -> jax.Array:
-  """Mean softmax cross-entropy; logits [B, K] or [B, T, K] (mean over T)."""
-  targets = optax.smooth_labels(jax.nn.one_hot(labels, num_classes),
-                                label_smoothing)
-  if logits.ndim == 3:
-    targets = jnp.broadcast_to(targets[:, None], logits.shape)
-  return jnp.mean(optax.softmax_cross_entropy(logits, targets))
-
-
 def train_step(state: TrainState, batch: dict[str, jax.Array],
                dropout_key: jax.Array, *, model: nn.Module,
                tx: optax.GradientTransformation, num_classes: int,
-               label_smoothing: float, train_bn: bool = True
+               label_smoothing: float, train_bn: bool = True,
+               grad_accum_steps: int = 1
                ) -> tuple[TrainState, dict[str, jax.Array]]:
   """One SGD step on a (global) batch; returns the new state and metrics.
 
   With `train_bn=False` (a stage whose `transfer.Stage.trains_bn` is False)
   the model runs in inference mode: BN uses and keeps its running
-  statistics, dropout is off. A step whose loss, gradients or new variables
-  are not all finite changes nothing but the step count
-  (metrics['skipped'] = 1; see nonfinite.py).
+  statistics, dropout is off. With `grad_accum_steps` > 1 the gradients
+  are the mean over that many micro-batches (`accumulation.py`). A step
+  whose loss, gradients or new variables are not all finite changes
+  nothing but the step count (metrics['skipped'] = 1; see nonfinite.py).
   """
   key = jax.random.fold_in(dropout_key, state.step)
-  inputs = models.model_inputs(model, batch)
-
-  def loss_fn(params):
-    variables = {"params": params, "batch_stats": state.batch_stats}
-    if train_bn:
-      logits, updates = model.apply(variables, inputs, train=True,
-                                    mutable=["batch_stats"],
-                                    rngs={"dropout": key})
-      batch_stats = updates["batch_stats"]
-    else:
-      logits = model.apply(variables, inputs, train=False)
-      batch_stats = state.batch_stats
-    logits = logits.astype(jnp.float32)
-    loss = cross_entropy(logits, batch["label"], num_classes, label_smoothing)
-    return loss, (logits, batch_stats)
-
-  (loss, (logits, batch_stats)), grads = jax.value_and_grad(
-      loss_fn, has_aux=True)(state.params)
+  grad_fn = functools.partial(loss_lib.loss_and_grads, model=model,
+                              num_classes=num_classes,
+                              label_smoothing=label_smoothing,
+                              train_bn=train_bn)
+  if grad_accum_steps == 1:
+    (loss, (logits, batch_stats)), grads = grad_fn(
+        state.params, state.batch_stats, batch, key)
+  else:
+    (loss, (logits, batch_stats)), grads = accumulation.accumulate_grads(
+        grad_fn, state.params, state.batch_stats, batch, key,
+        grad_accum_steps)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   final_logits = logits[:, -1] if logits.ndim == 3 else logits
@@ -180,6 +168,13 @@ class _Run:
   manager: ocp.CheckpointManager
 
 
+def build_model(config: ml_collections.ConfigDict, num_classes: int
+                ) -> nn.Module:
+  """`config.model`, with its blocks rematerialised if `train.remat`."""
+  model = models.from_config(config.model, num_classes)
+  return model.clone(remat=True) if config.train.remat else model
+
+
 def _make_run(config: ml_collections.ConfigDict, workdir: str) -> _Run:
   os.makedirs(workdir, exist_ok=True)
   info = pipeline.dataset_info(config.dataset)
@@ -187,7 +182,7 @@ def _make_run(config: ml_collections.ConfigDict, workdir: str) -> _Run:
   return _Run(
       config=config, workdir=workdir,
       mesh=sharding_lib.make_mesh(config.mesh), info=info,
-      model=models.from_config(config.model, info.num_classes),
+      model=build_model(config, info.num_classes),
       schedule=schedule, tx=optim.make_stage_optimizer(config, schedule),
       train_iter=_train_iterator(config, seed=config.seed),
       manager=checkpointing.make_manager(workdir,
@@ -242,7 +237,8 @@ def _jit_train_step(run: _Run) -> StepFn:
           train_step, model=run.model, tx=run.tx,
           num_classes=run.info.num_classes,
           label_smoothing=run.config.train.label_smoothing,
-          train_bn=transfer.stage(run.config.transfer.stage).trains_bn),
+          train_bn=transfer.stage(run.config.transfer.stage).trains_bn,
+          grad_accum_steps=run.config.train.grad_accum_steps),
       donate_argnums=(0,))
 
 
@@ -269,13 +265,13 @@ class _PeriodicActions:
     if every and step % every == 0 and not last:
       self._evaluate(step, state)
 
-  def stop(self, step: int, state: TrainState) -> None:
+  def stop(self, step: int, state: TrainState, why: str) -> None:
     """Leaves as a preempted run would: checkpointed at `step`."""
     manager = self._run.manager
     if manager.latest_step() != step:
       checkpointing.save(manager, step, state, self._run.train_iter)
     self.writer.close()
-    print(f"Stopped after step {step} ({preemption.requested() or 'asked'}"
+    print(f"Stopped after step {step} ({why}"
           f"); checkpoint {checkpointing.step_dir(manager, step)} saved. "
           f"Rerun the same command to resume.", flush=True)
 
@@ -306,16 +302,18 @@ def train_loop(run: _Run, state: TrainState, dropout_key: jax.Array,
       run.config.train.max_nonfinite_in_a_row,
       lambda: manager.latest_step() and checkpointing.step_dir(
           manager, manager.latest_step()))
+  preempted = preemption.stop_check(jax.process_count())
   while step < run.config.train.num_steps:
     batch = sharding_lib.global_batch(next(run.train_iter), run.mesh)
     state, metrics = step_fn(state, batch, dropout_key)
     step += 1
     skips.observe(step, metrics["skipped"])
     actions.after_step(step, state, metrics)
-    if preemption.requested() or (stop_at_step is not None
-                                  and step >= stop_at_step):
+    notice = preempted(step)  # every process, every step (agreement)
+    if notice or (stop_at_step is not None and step >= stop_at_step):
       skips.flush()
-      actions.stop(step, state)
+      actions.stop(step, state, preemption.requested() or (
+          "preemption notice" if notice else "asked"))
       return state, True
   skips.flush()
   return state, False
@@ -368,12 +366,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
         else contextlib.nullcontext()):
     run = _make_run(config, workdir)
     init_key, dropout_key = jax.random.split(jax.random.key(config.seed))
-    state = restore_or_initialise(run, init_key)
-    actions = _PeriodicActions(run)
-    print(f"Training {config.model.name} on {config.dataset.name}/"
-          f"{config.dataset.variant}: {run.info.num_train} clips, "
-          f"{run.info.num_classes} classes, {jax.device_count()} devices "
-          f"(mesh {dict(run.mesh.shape)})", flush=True)
-    state, stopped = train_loop(run, state, dropout_key, actions,
-                                stop_at_step)
-    return {} if stopped else _finish(run, state, actions)
+    with sharding_lib.activation_rules(run.mesh):
+      state = restore_or_initialise(run, init_key)
+      actions = _PeriodicActions(run)
+      print(f"Training {config.model.name} on {config.dataset.name}/"
+            f"{config.dataset.variant}: {run.info.num_train} clips, "
+            f"{run.info.num_classes} classes, {jax.device_count()} devices "
+            f"(mesh {dict(run.mesh.shape)})", flush=True)
+      state, stopped = train_loop(run, state, dropout_key, actions,
+                                  stop_at_step)
+      return {} if stopped else _finish(run, state, actions)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pathlib
 from typing import Any, Literal, Mapping
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from video_flax import checkpoint_integrity
 from video_flax import checkpointing
 from video_flax import inflation
 from video_flax import variable_trees
@@ -93,11 +95,45 @@ def _checkpoint_location(init_from: str) -> tuple[str, int | None]:
       f"transfer.init_from={init_from!r}: no such workdir or checkpoint")
 
 
+def _single_device_target(state_dir: str) -> Any:
+  """The saved state's shapes and dtypes, every array placed whole on this
+  process's first device: restores whatever device count, mesh or process
+  count wrote it (the saved shardings name devices that may not exist
+  here, and orbax then refuses a restore without a target)."""
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  metadata = ocp.StandardCheckpointHandler().metadata(pathlib.Path(state_dir))
+  return jax.tree.map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+      metadata.tree)
+
+
+def verify_checkpoint(init_from: str) -> None:
+  """Checks the checksum manifest (checkpoint_integrity.py) of the step
+  `init_from` names (a workdir or checkpoints dir: its latest step);
+  CheckpointError naming the step directory and the first bad file."""
+  directory, step = _checkpoint_location(init_from)
+  if step is None:
+    steps = [int(d) for d in os.listdir(directory)
+             if d.isdigit() and os.path.isdir(os.path.join(directory, d))]
+    if not steps:
+      return  # load_variables says there is no checkpoint
+    step = max(steps)
+  step_dir = os.path.join(directory, str(step))
+  why = checkpoint_integrity.problem(step_dir)
+  if why is not None:
+    raise checkpointing.CheckpointError(
+        f"transfer.init_from={init_from!r}: checkpoint {step_dir} is "
+        f"unusable: {why}; point transfer.init_from at an intact step's "
+        "directory (<workdir>/checkpoints/<step>)")
+
+
 def load_variables(init_from: str) -> dict[str, Any]:
   """{'params', 'batch_stats'} (host numpy) of another run's checkpoint or
-  of a converted-weights directory (video_flax/weights)."""
+  of a converted-weights directory (video_flax/weights), each verified
+  against the checksums recorded when it was written."""
   if weights.is_weights_dir(init_from):
     return weights.read_variables(init_from)
+  verify_checkpoint(init_from)
   directory, step = _checkpoint_location(init_from)
   manager = ocp.CheckpointManager(directory, item_names=(
       checkpointing.STATE, checkpointing.DATA_ITER))
@@ -105,8 +141,10 @@ def load_variables(init_from: str) -> dict[str, Any]:
   if step is None:
     raise FileNotFoundError(
         f"transfer.init_from={init_from!r}: no checkpoint in {directory}")
+  target = _single_device_target(
+      os.path.join(checkpointing.step_dir(manager, step), checkpointing.STATE))
   restored = manager.restore(step, args=ocp.args.Composite(
-      **{checkpointing.STATE: ocp.args.StandardRestore()}))
+      **{checkpointing.STATE: ocp.args.StandardRestore(target)}))
   state = restored[checkpointing.STATE]
   print(f"Loaded step {step} of {directory}", flush=True)
   return jax.tree.map(np.asarray, {"params": state["params"],

@@ -9,6 +9,7 @@ from typing import Any
 
 from absl import flags
 
+from video_flax import errors
 from video_flax import features
 from video_flax import video_views
 from video_flax import weights
@@ -26,10 +27,23 @@ def define_flags() -> None:
   flags.mark_flag_as_required("weights")
 
 
+def output_dir(flag: str, path: str) -> str:
+  """Creates the directory of `--flag=path`; one UsageError naming the
+  flag when it cannot be created (a file in the way, no permission)."""
+  try:
+    os.makedirs(path, exist_ok=True)
+  except OSError as e:
+    raise errors.UsageError(f"--{flag}={path}: cannot create the directory: "
+                            f"{e.strerror or e}") from e
+  return path
+
+
 def load_runner(path: str, batch_size: int
                 ) -> tuple[features.ViewRunner, weights.WeightsInfo]:
   """The model of `path` ready to run on views; exits with one line (code
   2) when the directory cannot be loaded."""
+  if batch_size < 1:
+    raise errors.UsageError(f"--batch_size={batch_size} must be >= 1")
   try:
     model, variables, info = weights.load(path)
     return features.ViewRunner(model, variables, batch_size), info

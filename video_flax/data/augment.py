@@ -90,10 +90,17 @@ def eval_output_size(crop_size: int, eval_crop: str) -> tuple[int, int]:
   return crop_size, crop_size
 
 
+def box_window(box: Box) -> tuple[slice, slice]:
+  """(rows, columns) slices of `box`."""
+  return (slice(box.top, box.top + box.height),
+          slice(box.left, box.left + box.width))
+
+
 def crop_resize(frames: np.ndarray, box: Box, size: tuple[int, int]
                 ) -> np.ndarray:
   """[T, H, W, C] -> [T, size[0], size[1], C] (box cut out, then resized)."""
-  cut = frames[:, box.top:box.top + box.height, box.left:box.left + box.width]
+  rows, cols = box_window(box)
+  cut = frames[:, rows, cols]
   if cut.shape[1:3] == tuple(size):
     return np.ascontiguousarray(cut)
   shrink = box.height > size[0]
@@ -114,10 +121,11 @@ def crop_resize_flow(flow: np.ndarray, box: Box, size: tuple[int, int]
 
 
 def flip_flow(flow: np.ndarray) -> np.ndarray:
-  """Mirror [..., H, W, 2] flow left-right: reverse W and negate x."""
-  flipped = flow[..., ::-1, :].copy()
-  flipped[..., 0] = -flipped[..., 0]
-  return flipped
+  """Mirror [..., H, W, 2] flow left-right: reverse W and negate x (OpenCV
+  on the frames viewed as one tall image: ~3x numpy's strided copy)."""
+  flat = np.ascontiguousarray(flow).reshape(-1, flow.shape[-2], 2)
+  return cv2.multiply(cv2.flip(flat, 1), (-1.0, 1.0, 0.0, 0.0)
+                      ).reshape(flow.shape)
 
 
 @functools.lru_cache(maxsize=None)
@@ -135,14 +143,13 @@ def _normalization_table(normalization: str) -> np.ndarray:
   return table.astype(np.float32)[None]
 
 
-def normalize(frames: np.ndarray, normalization: str, *, flip: bool = False,
-              bgr: bool = False) -> np.ndarray:
+def normalize(frames: np.ndarray, normalization: str, *, flip: bool = False
+              ) -> np.ndarray:
   """uint8 [T, H, W, C] -> float32 RGB ((x / 255) - mean) / std.
 
   Args:
     normalization: a NORMALIZATIONS name (C = 3) or BYTES_TO_UNIT (any C).
     flip: mirror left-right as well.
-    bgr: the input is BGR (as OpenCV decodes JPEGs); the output is RGB.
 
   One table lookup per byte (cv2.LUT) on the frames viewed as one tall
   image: ~7x faster than numpy's per-channel broadcasting, which is the
@@ -150,8 +157,6 @@ def normalize(frames: np.ndarray, normalization: str, *, flip: bool = False,
   """
   t, h, w, c = frames.shape
   flat = np.ascontiguousarray(frames).reshape(t * h, w, c)
-  if bgr:
-    flat = cv2.cvtColor(flat, cv2.COLOR_BGR2RGB)
   if flip:
     flat = cv2.flip(flat, 1)  # each row of the tall image = a row of a frame
   return cv2.LUT(flat, _normalization_table(normalization)).reshape(t, h, w, c)
@@ -159,15 +164,14 @@ def normalize(frames: np.ndarray, normalization: str, *, flip: bool = False,
 
 def cut_clip(box: Box, size: tuple[int, int], *, flip: bool,
              normalization: str, video: np.ndarray | None = None,
-             flow: np.ndarray | None = None, bgr: bool = False
-             ) -> dict[str, np.ndarray]:
+             flow: np.ndarray | None = None) -> dict[str, np.ndarray]:
   """One box and one flip applied to the streams of a clip.
 
   Args:
     box, size: the crop box and the (height, width) it is resized to.
     flip: mirror left-right (flow x negated).
     normalization: of the video (see `normalize`).
-    video: uint8 [T, H, W, 3] frames (BGR when `bgr`), or None.
+    video: uint8 [T, H, W, 3] RGB frames, or None.
     flow: float [T', H, W, 2] in [-1, 1], or None.
 
   Returns:
@@ -177,8 +181,9 @@ def cut_clip(box: Box, size: tuple[int, int], *, flip: bool,
   out = {}
   if video is not None:
     out["video"] = normalize(crop_resize(video, box, size), normalization,
-                             flip=flip, bgr=bgr)
+                             flip=flip)
   if flow is not None:
     flow = crop_resize_flow(flow, box, size)
-    out["flow"] = (flip_flow(flow) if flip else flow).astype(np.float32)
+    out["flow"] = (flip_flow(flow) if flip else flow).astype(np.float32,
+                                                             copy=False)
   return out

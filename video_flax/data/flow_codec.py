@@ -26,11 +26,37 @@ def quantize_flow(flow: np.ndarray) -> np.ndarray:
   return np.concatenate([q[..., 0], q[..., 1]], axis=-1)
 
 
+def split_flow(packed: np.ndarray,
+               window: tuple[slice, slice] = (slice(None), slice(None))
+               ) -> np.ndarray:
+  """uint8 [..., H, 2W] -> uint8 [..., h, w, 2] (x, y): the (rows, columns)
+  `window` of each half (the whole of it by default)."""
+  w = packed.shape[-1] // 2
+  rows, cols = window
+  return np.stack([packed[..., :w][..., rows, cols],
+                   packed[..., w:][..., rows, cols]], axis=-1)
+
+
+# q / 127.5 - 1 for every byte q, computed as bytes_to_flow's callers did
+# elementwise (float32 q, then the division and the subtraction).
+_BYTES_TO_FLOW = np.arange(256).astype(np.float32) / 127.5 - 1.0
+
+
+def bytes_to_flow(q: np.ndarray, negate_x: bool = False) -> np.ndarray:
+  """uint8 [...] -> float32 q / 127.5 - 1 in [-1, 1] (one table lookup);
+  with negate_x, q is [..., W, 2] and x comes out negated (exactly)."""
+  shape, q = q.shape, np.ascontiguousarray(q)
+  if negate_x:  # q viewed as a 2-channel image, one table per channel
+    flat = q.reshape(-1, shape[-2], 2)
+    table = np.stack([-_BYTES_TO_FLOW, _BYTES_TO_FLOW], -1)[None]
+  else:
+    flat, table = q.reshape(-1, shape[-1] if q.ndim else 1), _BYTES_TO_FLOW[None]
+  return cv2.LUT(flat, table).reshape(shape)
+
+
 def dequantize_flow(packed: np.ndarray) -> np.ndarray:
   """uint8 [..., H, 2W] -> float32 [..., H, W, 2] in [-1, 1]."""
-  w = packed.shape[-1] // 2
-  q = np.stack([packed[..., :w], packed[..., w:]], axis=-1)
-  return q.astype(np.float32) / 127.5 - 1.0
+  return bytes_to_flow(split_flow(packed))
 
 
 def encode_flow_jpeg(flow: np.ndarray, quality: int = 95) -> bytes:
@@ -43,9 +69,12 @@ def encode_flow_jpeg(flow: np.ndarray, quality: int = 95) -> bytes:
   return buf.tobytes()
 
 
-def decode_flow_jpeg(data: bytes) -> np.ndarray:
-  """Grayscale JPEG bytes -> float32 [H, W, 2] in [-1, 1]."""
+def decode_flow_bytes(data: bytes,
+                      window: tuple[slice, slice] = (slice(None), slice(None))
+                      ) -> np.ndarray:
+  """Grayscale JPEG bytes -> uint8 [h, w, 2] (x, y; see bytes_to_flow): the
+  (rows, columns) `window` of the frame (all of it by default)."""
   packed = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
   if packed is None:
     raise ValueError("corrupt flow JPEG in a prepared record")
-  return dequantize_flow(packed)
+  return split_flow(packed, window)

@@ -40,12 +40,13 @@ def encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
   return buf.tobytes()
 
 
-def decode_jpeg(data: bytes, bgr: bool = False) -> np.ndarray:
-  """JPEG bytes -> uint8 RGB (or BGR, OpenCV's order) [H, W, 3]."""
-  image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+def decode_jpeg(data: bytes) -> np.ndarray:
+  """JPEG bytes -> uint8 RGB [H, W, 3] (decoded straight to RGB: no BGR
+  image and no colour-conversion pass)."""
+  image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
   if image is None:
     raise ValueError("corrupt JPEG frame in a prepared record")
-  return image if bgr else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+  return image
 
 
 def encode_record(*, video_id: str, label: int, fps: float, frames: np.ndarray,
@@ -72,21 +73,34 @@ def decode_record(data: bytes) -> dict[str, Any]:
 
 
 def decode_frames(record: dict[str, Any], indices: Sequence[int],
-                  bgr: bool = False) -> np.ndarray:
-  """uint8 RGB (or BGR) [len(indices), H, W, 3]; each distinct frame is
-  decoded once."""
-  cache = {i: decode_jpeg(record["frames"][i], bgr) for i in set(indices)}
+                  window: tuple[slice, slice] | None = None) -> np.ndarray:
+  """uint8 RGB [len(indices), H, W, 3]; each distinct frame is decoded once.
+
+  window: (rows, columns) cut from each frame as it is decoded, so only
+  those pixels are copied into the stacked clip ([T, h, w, 3] then).
+  """
+  rows, cols = window or (slice(None), slice(None))
+  cache = {i: decode_jpeg(record["frames"][i])[rows, cols]
+           for i in set(indices)}
   return np.stack([cache[i] for i in indices])
 
 
-def decode_flow(record: dict[str, Any], indices: Sequence[int]) -> np.ndarray:
-  """float32 [len(indices), H, W, 2] in [-1, 1]."""
+def decode_flow(record: dict[str, Any], indices: Sequence[int],
+                window: tuple[slice, slice] | None = None,
+                mirror: bool = False) -> np.ndarray:
+  """float32 [len(indices), H, W, 2] in [-1, 1]; with `window` (as in
+  decode_frames) only those pixels are kept, and with `mirror` they are
+  mirrored left-right (x negated), both before any float conversion."""
   if not record["flow"]:
     raise ValueError(f"record {record['video_id']!r} has no optical flow; "
                      f"prepare the dataset with --flow")
-  cache = {i: flow_codec.decode_flow_jpeg(record["flow"][i])
+  window = window or (slice(None), slice(None))
+  cache = {i: flow_codec.decode_flow_bytes(record["flow"][i], window)
            for i in set(indices)}
-  return np.stack([cache[i] for i in indices])
+  q = np.stack([cache[i] for i in indices])
+  if mirror:  # each row of the frames viewed as one tall 2-channel image
+    q = cv2.flip(q.reshape(-1, q.shape[2], 2), 1).reshape(q.shape)
+  return flow_codec.bytes_to_flow(q, negate_x=mirror)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,7 @@ per video (see video_flax/multiview.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from typing import Any
@@ -108,18 +109,26 @@ class ClipOptions:
 def _cut(record: dict[str, Any], clip: clip_sampling.ClipIndices,
          options: ClipOptions, box: augment.Box, size: tuple[int, int],
          flip: bool) -> dict[str, np.ndarray]:
-  """Decodes the frames of one clip and cuts them (augment.cut_clip)."""
-  video = flow = None
+  """Decodes the frames of one clip and cuts them (augment.cut_clip); the
+  frames are cut to the box as they are decoded, so only its pixels are
+  stacked (and, for flow, converted to float)."""
+  out = {"label": np.int32(record["label"])}
+  cut = functools.partial(augment.cut_clip, augment.Box(0, 0, box.height,
+                                                        box.width),
+                          size, flip=flip, normalization=options.normalization)
+  window = augment.box_window(box)
   if "video" in options.keys:
-    video = video_records.decode_frames(record, clip.rgb.tolist(), bgr=True)
+    out.update(cut(video=video_records.decode_frames(
+        record, clip.rgb.tolist(), window)))
   if "flow" in options.keys:
     # RGB-only presets (flow_per_frame 0) read one flow frame per RGB frame.
     indices = (clip.flow if len(clip.flow) else clip.rgb).tolist()
-    flow = video_records.decode_flow(record, indices)
-  out = augment.cut_clip(box, size, flip=flip,
-                         normalization=options.normalization, video=video,
-                         flow=flow, bgr=True)
-  return {"label": np.int32(record["label"]), **out}
+    # Without a resize the flip is done on the bytes, before float conversion.
+    early = flip and (box.height, box.width) == tuple(size)
+    out.update(cut(flow=video_records.decode_flow(record, indices, window,
+                                                  mirror=early),
+                   flip=flip and not early))
+  return out
 
 
 def train_example(data: bytes, options: ClipOptions,

@@ -62,6 +62,13 @@ class ModelEntry:
   def input_keys(self) -> tuple[str, ...]:
     return input_keys(self.constructor)
 
+  @property
+  def flattens_space(self) -> bool:
+    """True for a model that flattens H x W into features (C3D's fc6), so
+    a spatial mesh axis cannot split its activations."""
+    cls = getattr(self.constructor, "func", self.constructor)
+    return getattr(cls, "flattens_space", False)
+
 
 def merge_registries(*registries: Mapping[str, Any]) -> dict[str, Any]:
   """One dict of several; a name in two registries is an error."""

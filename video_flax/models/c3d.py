@@ -12,7 +12,7 @@ fc biases), and the first pool with temporal stride 2 (2x2x2 instead of
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
@@ -31,8 +31,10 @@ class C3D(nn.Module):
   """C3D with batch norm: video [B, T, H, W, 3] -> logits [B, num_classes].
 
   The fc layers read the flattened last pool, so a model is tied to the
-  clip size it was built for (16x112x112 in the paper).
+  clip size it was built for (16x112x112 in the paper); flattening H x W
+  into features, it cannot keep them split over a spatial mesh axis.
   """
+  flattens_space: ClassVar[bool] = True
   num_classes: int
   dropout_rate: float = 0.5
   width: float = 1.0

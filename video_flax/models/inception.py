@@ -187,11 +187,14 @@ class BackboneSize(nn.Module, kw_only=True):
       stem (MaxPool_2a, MaxPool_3a; no parameters), keeping 4x the spatial
       resolution: on 32-64 px clips the released layout leaves too little
       of it for small motions.
+    remat: recompute each Inception block's activations in the backward
+      pass instead of keeping them (same values, less memory).
   """
   width: float = 1.0
   min_width: int = 8
   blocks_per_stage: Sequence[int] = (2, 5, 2)
   stem_pools: bool = True
+  remat: bool = False
 
 
 _BACKBONE_SIZE_FIELDS = tuple(
@@ -246,7 +249,10 @@ class InceptionV1Backbone(BackboneSize):
              name="Conv_2c_3x3")(x, train)
     if self.gate is not None:
       x = self.gate(name="Conv_2c_gate")(x)
-    x = stem_pool(x, (1, 3, 3), (1, 2, 2))
+    x = layers.constrain_clip(stem_pool(x, (1, 3, 3), (1, 2, 2)))
+    # Argument 2 (`train`, after self and x) is static.
+    block = (nn.remat(InceptionBlock, static_argnums=(2,)) if self.remat
+             else InceptionBlock)
     stage_pools = (None, ((3, 3, 3), (2, 2, 2)), ((2, 2, 2), (2, 2, 2)))
     for stage, pool_3d, count in zip(INCEPTION_V1_STAGES, stage_pools,
                                      self.blocks_per_stage):
@@ -255,8 +261,9 @@ class InceptionV1Backbone(BackboneSize):
         x = pool(x, window if t else (1, *window[1:]),
                  strides if t else (1, *strides[1:]))
       for name, widths in stage[:count]:
-        x = InceptionBlock(tuple(self._width(c) for c in widths), self.unit,
-                           t, self.padding_mode, self.gate, name=name)(x, train)
+        x = layers.constrain_clip(block(
+            tuple(self._width(c) for c in widths), self.unit, t,
+            self.padding_mode, self.gate, name=name)(x, train))
     return x
 
 

@@ -168,10 +168,22 @@ def max_pool3d(x: Array, window: Sequence[int], strides: Sequence[int],
   return nn.max_pool(x, tuple(window), tuple(strides), tuple(padding))
 
 
+# Logical names of a clip activation's axes; video_flax/sharding.py maps
+# them onto a device mesh.
+CLIP_AXES = ("batch", "time", "height", "width", "channels")
+
+
+def constrain_clip(x: Array) -> Array:
+  """x [B, T, H, W, C], laid out by the active logical axis rules
+  (`sharding.activation_rules`); unchanged when none are active."""
+  return nn.with_logical_constraint(x, CLIP_AXES)
+
+
 def global_avg_pool(x: Array) -> Array:
   """[B, T, H, W, C] -> [B, C]."""
   return jnp.mean(x, axis=(1, 2, 3))
 
 
 __all__ = ["conv3d", "depthwise_conv3d", "Conv3D", "batch_norm", "max_pool3d",
-           "global_avg_pool", "symmetric_padding"]
+           "global_avg_pool", "symmetric_padding", "CLIP_AXES",
+           "constrain_clip"]

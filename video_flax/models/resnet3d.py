@@ -23,8 +23,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from video_flax.models.layers import (Conv3D, batch_norm, global_avg_pool,
-                                      max_pool3d)
+from video_flax.models.layers import (Conv3D, batch_norm, constrain_clip,
+                                      global_avg_pool, max_pool3d)
 from video_flax.models.resnet3d_blocks import (CONV_KINDS, MID_RULES,
                                                BottleneckBlock, SimpleBlock)
 
@@ -57,6 +57,8 @@ class ResNet3D(nn.Module):
     bn_epsilon: 1e-3 (CSN / VMZ release) or 1e-5 (torchvision).
     zero_init_residual: the last BN scale of each residual branch starts at
       0, so every block starts as the identity.
+    remat: recompute each residual block's activations in the backward
+      pass instead of keeping them (same values, less memory).
   """
   stage_sizes: Sequence[int]
   block: str = "bottleneck"
@@ -77,6 +79,7 @@ class ResNet3D(nn.Module):
   dropout_rate: float = 0.0
   bn_epsilon: float = 1e-3
   zero_init_residual: bool = True
+  remat: bool = False
   dtype: Any = None
 
   def _stage_kinds(self) -> tuple[str, ...]:
@@ -134,7 +137,11 @@ class ResNet3D(nn.Module):
     if self.fold_time:
       b, t, h, w, c = x.shape
       x = jnp.transpose(x, (0, 2, 3, 1, 4)).reshape(b, 1, h, w, t * c)
-    x = self._stem(x, train)
+    x = constrain_clip(self._stem(x, train))
+    simple, bottleneck = SimpleBlock, BottleneckBlock
+    if self.remat:  # argument 2 (`train`, after self and x) is static
+      simple, bottleneck = (nn.remat(b, static_argnums=(2,))
+                            for b in (simple, bottleneck))
     for i, (size, kind) in enumerate(zip(self.stage_sizes, kinds)):
       for j in range(size):
         strides = tuple(self.stage_strides[i]) if j == 0 else (1, 1, 1)
@@ -143,10 +150,11 @@ class ResNet3D(nn.Module):
                       zero_init_residual=self.zero_init_residual,
                       dtype=self.dtype, name=f"conv{i + 2}_{j + 1}")
         if self.block == "simple":
-          x = SimpleBlock(self.widths[i], **common)(x, train)
+          x = simple(self.widths[i], **common)(x, train)
         else:
-          x = BottleneckBlock(self.widths[i], self.widths[i] * self.expansion,
-                              **common)(x, train)
+          x = bottleneck(self.widths[i], self.widths[i] * self.expansion,
+                         **common)(x, train)
+        x = constrain_clip(x)
     x = global_avg_pool(x)
     self.sow("intermediates", "features", x)  # video_flax/features.py
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)

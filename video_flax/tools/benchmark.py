@@ -86,7 +86,7 @@ def train_step_runner(model: nn.Module, variables: Any, inputs: Any,
           mutable=["batch_stats"], rngs={"dropout": jax.random.key(0)})
       logits = logits.astype(jnp.float32)
       # Per-step or per-stream logits [B, S, K]: every one gets the label,
-      # as in train.cross_entropy.
+      # as in loss.cross_entropy.
       targets = (labels if logits.ndim == 2 else
                  jnp.broadcast_to(labels[:, None], logits.shape[:2]))
       loss = optax.softmax_cross_entropy_with_integer_labels(

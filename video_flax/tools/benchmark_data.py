@@ -1,7 +1,12 @@
 """Decode + augment throughput of the real-video input pipeline.
 
     python -m video_flax.tools.benchmark_data [--videos 8] [--seconds 10] \\
-        [--workers 0,2] [--batch 8] [--min_seconds 5]
+        [--workers 0,2] [--batch 8] [--min_seconds 5] [--presets ...]
+
+First, per paper clip-sampling preset (--presets), the CPU cost of one
+training clip, clips/s per core, and what a 16-core host delivers against
+the GPU training rates of the preset's model in the docs
+(pipeline_presets.py).
 
 Generates 320x240 30 fps h264 videos (moving textures) in a UCF-101 layout,
 prepares them (JPEG frames, the stored format every real dataset uses), and
@@ -36,6 +41,7 @@ from video_flax.data.prepare import encode
 from video_flax.data.prepare import shards
 from video_flax.data.prepare import video_writer
 from video_flax.tools import benchmark as model_benchmark
+from video_flax.tools import pipeline_presets
 
 _VIDEOS = flags.DEFINE_integer("videos", 8, "videos to generate")
 _SECONDS = flags.DEFINE_float("seconds", 10.0, "length of each video")
@@ -47,6 +53,9 @@ _MODELS = flags.DEFINE_list(
     "models", ["csn_32x2=ir_csn_152", "i3d=i3d_rgb"],
     "clips=model pairs: the model's training clips/s on this machine is "
     "printed beside the pipeline's, with their ratio; empty to skip")
+_PRESETS = flags.DEFINE_list(
+    "presets", list(pipeline_presets.PRESET_CLIPS),
+    "paper presets of the per-core table; empty to skip it")
 _MODEL_BATCH = flags.DEFINE_integer("model_batch", 2,
                                     "batch of the model training-step timing")
 
@@ -98,7 +107,7 @@ def dataset_config(out: str, preset: str, workers: int):
   cfg.normalization = "minus_one_one"
   cfg.eval_num_clips = 0
   cfg.eval_crop = "three"
-  cfg.update(CLIP_SETTINGS[preset])
+  cfg.update(CLIP_SETTINGS.get(preset, {"clip_sampling": preset}))
   return cfg
 
 
@@ -118,7 +127,8 @@ def _report(preset: str, label: str, r: tuple[float, float]) -> None:
 
 
 def _write_and_prepare(root: str, out: str) -> None:
-  """Writes the videos and prepares them, printing the rates."""
+  """Writes the videos and prepares them (frames as decoded), printing the
+  rates."""
   num_videos, seconds = _VIDEOS.value, _SECONDS.value
   start = time.perf_counter()
   write_videos(root, num_videos, seconds)
@@ -136,10 +146,9 @@ def _write_and_prepare(root: str, out: str) -> None:
         f"{os.cpu_count()} workers); {size / num_videos / 1e6:.1f} MB/video")
 
 
-def _time_single_thread(preset: str, out: str, videos: list[str],
-                        rng: np.random.Generator) -> None:
-  """train_example on prepared records vs PyAV straight from the videos."""
-  cfg = dataset_config(out, preset, 0)
+def _clip_maker(cfg) -> Callable[[], int]:
+  """A function making the next training clip of cfg's train split (seed i
+  for the i-th clip, videos in turn); it returns 1, the clips it made."""
   source = real_video.source(cfg, "train")
   counter = iter(range(10**9))
 
@@ -149,8 +158,15 @@ def _time_single_thread(preset: str, out: str, videos: list[str],
                              np.random.default_rng(i))
     return 1
 
+  return one_clip
+
+
+def _time_single_thread(preset: str, out: str, videos: list[str],
+                        rng: np.random.Generator) -> None:
+  """train_example on prepared records vs PyAV straight from the videos."""
+  cfg = dataset_config(out, preset, 0)
   _report(preset, "train_example (decode + augment), 1 thread",
-          rate(one_clip, _MIN_SECONDS.value))
+          rate(_clip_maker(cfg), _MIN_SECONDS.value))
   options = real_video.clip_options(cfg)
 
   def straight_from_video():
@@ -192,6 +208,39 @@ def _compare_with_model(preset: str, name: str, out: str,
         f"{pipeline_rate / consumed:.1f}x", flush=True)
 
 
+def _time_presets(prepared: dict[str, str]) -> None:
+  """The per-preset table; `prepared` maps PresetClip.stored to a folder."""
+  print(f"{'preset':10s} {'CPU ms':>9s} {'clips/s':>9s} {'clips/s':>9s}\n"
+        f"{'':10s} {'/clip':>9s} {'/core':>9s} "
+        f"{f'x{pipeline_presets.HOST_CORES} cores':>9s}")
+  threads = cv2.getNumThreads()
+  cv2.setNumThreads(1)  # one core's cost
+  for preset in _PRESETS.value:
+    clip = pipeline_presets.PRESET_CLIPS[preset]
+    cfg = dataset_config(prepared[clip.stored], preset, 0)
+    cfg.crop_size, cfg.streams = clip.crop_size, clip.streams
+    cfg.scale_jitter = clip.scale_jitter
+    pipeline_presets.report(preset,
+                            rate(_clip_maker(cfg), _MIN_SECONDS.value)[1])
+  cv2.setNumThreads(threads)
+
+
+def _prepare_preset_copies(root: str, out: str) -> dict[str, str]:
+  """The prepared folders of the presets' stored frames (see PresetClip)."""
+  stored = {pipeline_presets.PRESET_CLIPS[p].stored for p in _PRESETS.value}
+  prepared = {"native": out}
+  if "short128" in stored:
+    prepared["short128"] = out + "_128"
+    shards.prepare_dataset(
+        "ucf101", root, prepared["short128"],
+        encode.PrepareOptions(fps=30, short_side=128),
+        num_workers=os.cpu_count() or 1, progress=False)
+  if "flow" in stored:
+    prepared["flow"] = out + "_flow"
+    pipeline_presets.copy_with_flow(out, prepared["flow"])
+  return prepared
+
+
 def main(argv) -> None:
   del argv
   tmp = tempfile.mkdtemp(prefix="video_flax_bench_")
@@ -199,6 +248,7 @@ def main(argv) -> None:
   _write_and_prepare(root, out)
   videos = sorted(os.path.join(d, f) for d, _, fs in os.walk(root)
                   for f in fs if f.endswith(".mp4"))
+  _time_presets(_prepare_preset_copies(root, out))
   rng = np.random.default_rng(0)
   print(f"{'clips':9s} {'path':42s} {'clips/s':>8s} {'CPU ms/clip':>12s}")
   pipeline_rates = {}

@@ -6,8 +6,9 @@
 during a checkpoint write) and rerun, each compared bit for bit with an
 uninterrupted run; plus --kills // 4 preparations killed and rerun,
 compared file by file. --fuzz: fuzzed video files through decode, a fuzzed
-UCF-101 tree through prepare, and --fuzz // 10 random `--config.*`
-overrides through `video_flax.main`. Exit code 1 if anything was lost or
+UCF-101 tree through prepare, the same video files through
+`video_flax.predict` (tiny random weights), and --fuzz // 10 random
+`--config.*` overrides through `video_flax.main`. Exit code 1 if anything was lost or
 any case ended outside CLEAN_OUTCOMES.
 """
 from __future__ import annotations
@@ -29,6 +30,9 @@ from video_flax import base_config
 from video_flax import metrics_logging
 from video_flax import fault_injection as fi
 from video_flax import fuzz_videos
+from video_flax import variable_init
+from video_flax import weights
+from video_flax.weights import format as weights_format
 
 _KILLS = flags.DEFINE_integer("kills", 10, "Training runs to kill and rerun.")
 _FUZZ = flags.DEFINE_integer("fuzz", 100, "Fuzzed video files.")
@@ -53,13 +57,14 @@ def _config_keys() -> list[str]:
 
 def config_case(rng: random.Random) -> list[str]:
   """A tiny run's flags with one random override (or a random preset)."""
+  short = ["--config.train.num_steps=2", "--config.train.warmup_steps=0",
+           "--config.eval.precise_bn_batches=0"]  # a valid case runs 2 steps
   if rng.random() < 0.1:
     family = rng.choice(["csn", "i3d", "resnet3d", "nope"])
-    return [f"--config=configs/{family}.py:{rng.choice(['tiny', 'x', ''])}"]
+    return [f"--config=configs/{family}.py:{rng.choice(['tiny', 'x', ''])}",
+            *short]
   key = rng.choice(_config_keys() + ["train.nope", "nope.x", "model"])
-  return [*fi.TINY_FLAGS, "--config.train.num_steps=2",
-          "--config.train.warmup_steps=0", "--config.eval.precise_bn_batches=0",
-          f"--config.{key}={rng.choice(_VALUES)}"]
+  return [*fi.TINY_FLAGS, *short, f"--config.{key}={rng.choice(_VALUES)}"]
 
 
 def config_outcome(command: list[str], workdir: str) -> str:
@@ -92,7 +97,8 @@ def fuzz_configs(rng: random.Random, n: int, scratch: str
     outcome = config_outcome(command, os.path.join(scratch, f"config{i}"))
     counts[outcome] += 1
     if outcome not in CLEAN_OUTCOMES:
-      print(f"config case {command[-1]}: {outcome}", flush=True)
+      own = [a for a in command if a not in fi.TINY_FLAGS]
+      print(f"config case {' '.join(own)}: {outcome}", flush=True)
   return counts
 
 
@@ -165,6 +171,51 @@ def soak_videos(rng: random.Random, n: int, scratch: str
   return counts
 
 
+def _tiny_weights(path: str) -> None:
+  """Random ir_csn_tiny weights taking two 4x16x16 clips per video."""
+  info = weights.WeightsInfo(
+      model="ir_csn_tiny", num_classes=3, class_names=("a", "b", "c"),
+      preprocessing=weights.Preprocessing(
+          num_frames=4, resize_short_side=20, crop_size=16, mean=(0.45,) * 3,
+          std=(0.225,) * 3, eval_num_clips=2))
+  model = info.build_model()
+  weights.save(path, info, variable_init.random_variables(
+      model, weights_format.dummy_inputs(model, info.preprocessing)))
+
+
+def soak_predict(videos: str, scratch: str) -> collections.Counter:
+  """Every file in `videos` through one `video_flax.predict --json`: each
+  must end predicted (2 clips x 1 crop) or in one line naming it."""
+  os.makedirs(scratch, exist_ok=True)
+  _tiny_weights(os.path.join(scratch, "weights"))
+  paths = sorted(os.path.join(videos, n) for n in os.listdir(videos))
+  proc = subprocess.run(
+      [sys.executable, "-m", "video_flax.predict", "--json",
+       f"--weights={os.path.join(scratch, 'weights')}", *paths],
+      cwd=fi.REPO_ROOT, capture_output=True, text=True,
+      env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  counts = collections.Counter()
+  try:
+    out = json.loads(proc.stdout)
+  except ValueError:
+    counts[f"predict FAILED (exit {proc.returncode}, no JSON)"] += 1
+    return counts
+  named = [line for line in proc.stderr.splitlines()
+           if line.startswith("error: ")]
+  for error in out["errors"]:
+    clean = any(line.startswith(f"error: {error['video']}: ") for line in named)
+    counts["predict: one line naming the file" if clean
+           else "predict FAILED (error not named)"] += 1
+  for result in out["videos"]:
+    counts["predict: predicted" if (result["clips"], result["crops"]) == (2, 1)
+           else "predict FAILED (views of a wrong shape)"] += 1
+  if len(out["errors"]) + len(out["videos"]) != len(paths):
+    counts["predict FAILED (videos missing from the output)"] += 1
+  if "Traceback" in proc.stderr or proc.returncode not in (0, 1):
+    counts[f"predict FAILED (exit {proc.returncode} or a traceback)"] += 1
+  return counts
+
+
 def _report(title: str, counts: collections.Counter) -> None:
   print(f"== {title}")
   for key, value in sorted(counts.items()):
@@ -184,6 +235,9 @@ def main(argv: list[str]) -> None:
           _FUZZ.value // 4, 6), os.path.join(scratch, "prepare")),
       "video files fuzzed": soak_videos(rng, _FUZZ.value,
                                         os.path.join(scratch, "decode")),
+      "the same files through predict": soak_predict(
+          os.path.join(scratch, "decode", "videos"),
+          os.path.join(scratch, "predict")),
       "config overrides fuzzed": fuzz_configs(
           rng, max(_FUZZ.value // 10, 1), os.path.join(scratch, "configs")),
   }

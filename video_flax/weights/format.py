@@ -14,6 +14,7 @@ preprocessed as `info.preprocessing` says. See docs in
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -117,7 +118,9 @@ def _preprocessing_problems(p: Preprocessing) -> list[str]:
 class WeightsInfo:
   """weights_info.json: which model the variables belong to and how to feed
   it. `source` records the original file ({'format', 'name', 'file',
-  'sha256'})."""
+  'sha256'}); `variables_sha256` the SHA-256 of variables.msgpack, set by
+  `save` and checked by `read_variables` ('' in directories written before
+  it existed: not checked)."""
   model: str
   num_classes: int
   class_names: tuple[str, ...]
@@ -125,6 +128,7 @@ class WeightsInfo:
   model_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   source: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   format_version: int = FORMAT_VERSION
+  variables_sha256: str = dataclasses.field(default="", compare=False)
 
   def __post_init__(self):
     object.__setattr__(self, "class_names", tuple(self.class_names))
@@ -225,9 +229,11 @@ def save(path: str, info: WeightsInfo, variables: Mapping[str, Any]) -> None:
   check_variables(info.build_model(), info.preprocessing, variables)
   host = jax.tree.map(lambda x: np.asarray(x, np.float32),
                       flax.core.unfreeze(variables))
+  data = flax.serialization.msgpack_serialize(host)
+  info = dataclasses.replace(info,
+                             variables_sha256=hashlib.sha256(data).hexdigest())
   os.makedirs(path, exist_ok=True)
-  _write_atomic(os.path.join(path, VARIABLES_FILE),
-                flax.serialization.msgpack_serialize(host))
+  _write_atomic(os.path.join(path, VARIABLES_FILE), data)
   _write_atomic(os.path.join(path, INFO_FILE), info.to_json().encode())
 
 
@@ -275,14 +281,19 @@ def load(path: str) -> tuple[nn.Module, dict[str, Any], WeightsInfo]:
 
 
 def read_variables(path: str) -> dict[str, Any]:
-  """{'params', 'batch_stats'} (numpy) of `path`'s variables.msgpack, not
-  checked against a model (`load` does that; transfer.merge_variables does
-  its own)."""
+  """{'params', 'batch_stats'} (numpy) of `path`'s variables.msgpack, after
+  checking its SHA-256 against weights_info.json's; not checked against a
+  model (`load` does that; transfer.merge_variables does its own)."""
   variables_path = os.path.join(path, VARIABLES_FILE)
   if not os.path.isfile(variables_path):
     raise FileNotFoundError(f"{path!r}: no {VARIABLES_FILE}")
+  expected = load_info(path).variables_sha256
   with open(variables_path, "rb") as f:
     data = f.read()
+  if expected and hashlib.sha256(data).hexdigest() != expected:
+    raise ValueError(f"{variables_path} is corrupt: its SHA-256 differs from "
+                     f"the variables_sha256 {expected[:12]}... recorded in "
+                     f"{INFO_FILE} (changed or damaged since it was written)")
   try:
     variables = flax.serialization.msgpack_restore(data)
   except Exception as e:  # msgpack raises several unrelated types

@@ -1,0 +1,91 @@
+"""Two local JAX processes (jax.distributed on localhost, CPU, gloo) train
+the tiny config together through `main --multihost`, checkpoint, stop and
+resume; the result equals one process with the same global batch."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from video_flax import transfer
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+
+# Each process reads its own half of every global batch (pipeline.py: the
+# union of the processes' batches is the one-process batch), so only the
+# order of float sums differs from one process. Compared per leaf as
+# max|a - b| / max|b| (a BN mean sums ~10^4 activations, so its rounding
+# scales with the leaf, not the element). After 2 steps the parameters
+# differ by ~3e-6; two more steps at learning rate 0.2 amplify that ~25x
+# (measured: 7e-5 in the parameters, 2e-4 in the precise-BN statistics,
+# against a relative move of > 1e-3 by steps 3-4 themselves).
+TOLERANCE_BEFORE_RESUME = 1e-4
+TOLERANCE = 1e-3
+
+_FLAGS = ["--config=configs/csn.py", "--config.dataset.variant=tiny",
+          "--config.train.batch_size=4", "--config.train.warmup_steps=1",
+          "--config.train.log_every_steps=2", "--config.eval.batch_size=12",
+          "--config.eval.precise_bn_batches=1"]
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def _main(workdir: str, num_steps: int, process_id: int | None = None,
+          port: int = 0) -> subprocess.Popen:
+  """`python -m video_flax.main` on one CPU device; one of two processes
+  when `process_id` is given."""
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             XLA_FLAGS="--xla_force_host_platform_device_count=1")
+  args = [sys.executable, "-m", "video_flax.main", *_FLAGS,
+          f"--workdir={workdir}", f"--config.train.num_steps={num_steps}",
+          "--config.train.checkpoint_every_steps=2"]
+  if process_id is not None:
+    args += ["--multihost", f"--coordinator_address=localhost:{port}",
+             "--num_processes=2", f"--process_id={process_id}"]
+  return subprocess.Popen(args, cwd=REPO_ROOT, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _wait(procs: list[subprocess.Popen]) -> str:
+  outputs = [p.communicate(timeout=900)[0] for p in procs]
+  for p, out in zip(procs, outputs):
+    assert p.returncode == 0, out[-3000:]
+  return outputs[0]
+
+
+def test_two_processes_train_checkpoint_resume_as_one(tmp_path):
+  two, one = str(tmp_path / "two"), str(tmp_path / "one")
+  port = _free_port()
+  _wait([_main(two, 2, i, port) for i in range(2)])  # steps 1-2, checkpoint
+  port = _free_port()
+  out = _wait([_main(two, 4, i, port) for i in range(2)])  # resume: 3-4
+  assert "Resumed from" in out and "at step 2" in out, out[-2000:]
+  assert "2 devices" in out, out[-2000:]
+  _wait([_main(one, 4)])
+  # The two-process checkpoint restores in this one-device process.
+  got, want = transfer.load_variables(two), transfer.load_variables(one)
+  init = transfer.load_variables(os.path.join(one, "checkpoints", "2"))
+  got_at_2 = transfer.load_variables(os.path.join(two, "checkpoints", "2"))
+  moved, error = _relative_diff(want, init), _relative_diff(got, want)
+  assert moved > 1e-3, moved  # steps 3-4 changed the parameters
+  # Step 2 ended the first two-process run (its BN statistics are the
+  # precise ones), so compare its parameters only.
+  assert _relative_diff(got_at_2["params"],
+                        init["params"]) < TOLERANCE_BEFORE_RESUME
+  assert error < TOLERANCE, (error, moved)
+
+
+def _relative_diff(a, b) -> float:
+  """The largest over leaves of max|a - b| / max|b|."""
+  return max(float(np.max(np.abs(x - y)) / (np.max(np.abs(y)) + 1e-12))
+             for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
