@@ -37,10 +37,11 @@ def run_python(code: str, *, devices: int = 1, timeout: int = 600,
 
 # Slow checks that CI's 90 minutes cannot hold besides the default suite and
 # the gating slow ones (`pytest -m "slow and not release"`): every paper
-# preset traced at full size, full-depth model builds and converters, the motion study, the
-# per-layer conv forms at paper widths, and the slow multi-process runs
-# (several local JAX processes over gloo: minutes each). Run them before a release with
-# `pytest -m release` (and the soak, README "Tests").
+# preset traced at full size, full-depth model builds and converters, the
+# motion study, the per-layer conv forms at paper widths. Single tests mark
+# themselves `@pytest.mark.release` (e.g. the multi-host preemption resume).
+# Run them before a release with `pytest -m release` (and the soak, README
+# "Tests").
 RELEASE_MODULES = frozenset({
     "test_configs.py", "test_resnet3d.py", "test_layers.py",
     "test_quo_vadis_models.py", "test_weights_convert_vmz.py",
@@ -51,10 +52,8 @@ RELEASE_MODULES = frozenset({
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-  """Marks the slow tests of RELEASE_MODULES and the slow multi-process
-  tests `release` (before `-m` selects)."""
+  """Marks the slow tests of RELEASE_MODULES `release` (before `-m`
+  selects)."""
   for item in items:
-    if item.get_closest_marker("slow") and (
-        item.path.name in RELEASE_MODULES
-        or item.get_closest_marker("multiprocess")):
+    if item.get_closest_marker("slow") and item.path.name in RELEASE_MODULES:
       item.add_marker(pytest.mark.release)

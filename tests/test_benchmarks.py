@@ -41,6 +41,7 @@ def test_report_derives_ratio_and_gflops_from_the_times():
   assert "| **2.00x** | 24.0 (50%) | 12.0 (25%) |" in report.markdown(record)
 
 
+@pytest.mark.slow
 def test_quick_suite_times_both_frameworks_and_writes_the_page(tmp_path):
   pytest.importorskip("torchvision")
   result = subprocess.run(

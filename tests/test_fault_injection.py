@@ -36,8 +36,8 @@ def _wait_for(log: str, pattern: str, proc, timeout: float = 600) -> None:
   raise AssertionError(f"{pattern!r} never appeared in {log}")
 
 
-@pytest.mark.parametrize("sig", [
-    signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
+@pytest.mark.slow  # ~1 min (with the reference run); CI's gated phase
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_preemption_signal_saves_the_current_step_and_resumes(
     reference, tmp_path, sig):
   workdir, log = str(tmp_path / "run"), str(tmp_path / "run.log")
@@ -61,6 +61,7 @@ def test_preemption_signal_saves_the_current_step_and_resumes(
   assert fi.differences(fi.saved_state(workdir), reference) == []
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_checkpoint_write_loses_nothing(reference, tmp_path):
   outcome = fi.kill_and_rerun(
       str(tmp_path / "run"), reference, str(tmp_path / "run.log"),

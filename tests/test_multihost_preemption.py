@@ -92,6 +92,7 @@ def test_a_signal_to_one_process_stops_both_at_the_same_step(sig, target):
 
 
 @pytest.mark.slow
+@pytest.mark.release  # ~75 s of two processes; before a release
 def test_sigterm_to_one_process_stops_both_at_one_step_and_resumes(
     tmp_path):
   workdir = str(tmp_path / "run")

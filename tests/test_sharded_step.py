@@ -8,6 +8,7 @@ import json
 
 import jax
 import numpy as np
+import pytest
 
 from conftest import run_python
 from video_flax import transfer
@@ -52,9 +53,13 @@ def run(data, spatial):
   return steps(mesh, state, batches[:3])
 
 def max_diff(a, b):
+  # Per element |a - b| / (1 + |b|): absolute for small values, relative for
+  # large ones (running variances reach ~10; reduction order differs by
+  # layout, so float32 rounding scales with the value).
   leaves = zip(jax.tree.leaves((a.params, a.batch_stats)),
                jax.tree.leaves((b.params, b.batch_stats)))
-  return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
+  return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))
+                          / (1 + np.abs(np.asarray(y)))))
              for x, y in leaves)
 
 s1, l1 = run(1, 1)
@@ -103,6 +108,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # ~2 min: four layouts, each compiled; CI's gated phase
 def test_layouts_equal_single_device_and_checkpoints_move(tmp_path):
   proc = run_python(_SCRIPT.replace("__WORKDIR__", str(tmp_path)), devices=8,
                     timeout=1800)
@@ -110,12 +116,17 @@ def test_layouts_equal_single_device_and_checkpoints_move(tmp_path):
   out = json.loads(proc.stdout.strip().splitlines()[-1])
   assert out["moved"] > 1e-3  # the steps really changed the parameters
   for layout, result in out["layouts"].items():
-    assert result["max_diff"] < 1e-4, (layout, result)
+    # Measured on 2 cores: every leaf within 7e-8 after steps 1 and 2 on
+    # every layout; after step 3, data=8 alone moved the stem kernel by
+    # 1.2e-4 (one element of 0.0086) while the losses still agree to 1e-6:
+    # a ReLU or max-pool near-tie flipped by rounding. A wrong partitioning
+    # (halo, reduction) gives differences of 1e-2 and more.
+    assert result["max_diff"] < 1e-3, (layout, result)
     for a, b in zip(result["losses"], out["l1"]):
       assert abs(a - b) < 1e-5, (layout, out)
   assert out["restored_diff"] == 0.0, out
   assert out["restored_on"] == ["{'data': 2, 'spatial': 4}"], out
-  assert out["resumed_diff"] < 1e-4, out
+  assert out["resumed_diff"] < 1e-3, out
   ok, crop, c3d = out["problems"]
   assert ok == "", ok
   assert "dataset.crop_size=30 is not divisible by mesh.spatial=4" in crop

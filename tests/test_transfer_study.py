@@ -158,6 +158,7 @@ def _run_study(out, *flags):
   return result.stdout
 
 
+@pytest.mark.slow  # ~1 min: trains every stage of a tiny study
 def test_smoke_study_writes_outputs_and_rerun_skips(tmp_path):
   out = str(tmp_path)
   # One target keeps the test fast; the table tests above cover several.
