@@ -29,6 +29,7 @@ import optax
 from video_flax import models
 from video_flax import variable_init
 from video_flax.models import model_size
+from video_flax.tools import flops
 
 BACKWARD_FACTOR = 3  # a training step ~ forward + 2 x forward in FLOPs
 
