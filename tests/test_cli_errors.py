@@ -54,7 +54,7 @@ def _cases(data: str) -> dict[tuple[str, ...], str]:
       (*TINY, "--config.train.batch_size=abc"): "batch_size=abc",
       ("--config=configs/csn.py", "--config.dataset.name=ucf101",
        "--config.dataset.data_dir=/nonexistent"): "/nonexistent",
-      (*real, "--config.dataset.streams=flow",
+      ("--config=configs/i3d.py", *real[1:], "--config.dataset.streams=flow",
        "--config.model.name=i3d_flow_tiny"): "prepared without --flow",
       (*real, "--config.dataset.fold=4"): "fold",
       (*real, "--config.dataset.clip_sampling=nope"): "clip sampling preset",

@@ -1,4 +1,4 @@
-"""The newcomer's first run, end to end (slow: ~6 min each on 2 CPU cores).
+"""The newcomer's first run, end to end (slow: ~3 min each on 2 CPU cores).
 
 `python -m video_flax.main --config=configs/csn.py` must learn the synthetic
 motion classes; the same run with a single-frame 2D network must not, since
@@ -36,5 +36,6 @@ def test_default_run_learns_the_motion_classes(tmp_path):
 
 @pytest.mark.slow
 def test_single_frame_2d_network_stays_near_chance(tmp_path):
+  """The same recipe (configs/csn.py's TINY_RECIPE) on the middle frame."""
   results = _run_main(tmp_path, "--config.model.name=frame2d_tiny")
   assert results["top1"] < 1 / 12 + 0.07, results

@@ -30,6 +30,7 @@ class Frame2D(nn.Module):
   num_classes: int = 10
   dropout_rate: float = 0.0
   bn_epsilon: float = 1e-3
+  zero_init_residual: bool = True  # as ResNet3D's (the default run: False)
   dtype: Any = None
 
   @nn.compact
@@ -48,7 +49,9 @@ class Frame2D(nn.Module):
         strides = (1, 2, 2) if i > 0 and j == 0 else (1, 1, 1)
         x = BottleneckBlock(self.widths[i], self.widths[i] * self.expansion,
                             kind="2d", strides=strides,
-                            bn_epsilon=self.bn_epsilon, dtype=self.dtype,
+                            bn_epsilon=self.bn_epsilon,
+                            zero_init_residual=self.zero_init_residual,
+                            dtype=self.dtype,
                             name=f"conv{i + 2}_{j + 1}")(x, train)
     x = global_avg_pool(x)
     self.sow("intermediates", "features", x)  # video_flax/features.py
