@@ -28,7 +28,14 @@ pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 TOLERANCE_BEFORE_RESUME = 1e-5  # step 2: |two - one| / |one|, measured 1e-7
 TOLERANCE = 1e-3
 
+# SGD with zero-initialised branches (the base recipe), not the default
+# run's AdamW: Adam's m / sqrt(v) turns the rounding noise of a gradient
+# that is ~0 into a step of the full learning rate, so two summation orders
+# would differ by lr in such elements after one step.
 _FLAGS = ["--config=configs/csn.py", "--config.dataset.variant=tiny",
+          "--config.train.optimizer=sgd", "--config.train.learning_rate=0.2",
+          "--config.train.weight_decay=1e-4",
+          "--config.model.zero_init_residual=True",
           "--config.train.batch_size=4", "--config.train.warmup_steps=1",
           "--config.train.log_every_steps=2", "--config.eval.batch_size=12",
           "--config.eval.precise_bn_batches=1"]
