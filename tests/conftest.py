@@ -38,16 +38,14 @@ def run_python(code: str, *, devices: int = 1, timeout: int = 600,
 # Slow checks that CI's 90 minutes cannot hold besides the default suite and
 # the gating slow ones (`pytest -m "slow and not release"`): every paper
 # preset traced at full size, full-depth model builds and converters, the
-# motion study, the per-layer conv forms at paper widths. Single tests mark
+# per-layer conv forms at paper widths. Single tests mark
 # themselves `@pytest.mark.release` (e.g. the multi-host preemption resume).
 # Run them before a release with `pytest -m release` (and the soak, README
 # "Tests").
 RELEASE_MODULES = frozenset({
     "test_configs.py", "test_resnet3d.py", "test_layers.py",
     "test_quo_vadis_models.py", "test_weights_convert_vmz.py",
-    "test_weights_convert_i3d.py",
-    # Three tiny models x 2000 steps (~33 min on 2 idle cores).
-    "test_motion_study.py"})
+    "test_weights_convert_i3d.py"})
 
 
 @pytest.hookimpl(tryfirst=True)

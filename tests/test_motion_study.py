@@ -62,7 +62,8 @@ def test_finished_runs_are_skipped_and_tabulated(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_flow_models_learn_motion_and_a_frame_at_a_time_does_not(tmp_path):
-  """The paper's story on the synthetic set (2000 steps each, ~6 min): the
+  """The paper's story on the synthetic set (2000 steps each, ~6 min; gates
+  CI): the
   per-frame 2D network stays near chance, flow I3D and late fusion learn."""
   rows = {r["model"]: r for r in motion_study.run_study(
       ["inception_v1_2d_tiny", "i3d_flow_tiny", "two_stream_late_fusion_tiny"],
