@@ -228,19 +228,25 @@ def main(argv: list[str]) -> None:
   rng = random.Random(_SEED.value)
   scratch = _SCRATCH.value or tempfile.mkdtemp(prefix="video_flax_soak_")
   os.makedirs(scratch, exist_ok=True)
-  sections = {
-      "training killed and rerun": soak_kills(
-          rng, _KILLS.value, os.path.join(scratch, "train")),
-      "prepare": soak_prepare(rng, max(_KILLS.value // 4, 1), max(
-          _FUZZ.value // 4, 6), os.path.join(scratch, "prepare")),
-      "video files fuzzed": soak_videos(rng, _FUZZ.value,
-                                        os.path.join(scratch, "decode")),
-      "the same files through predict": soak_predict(
-          os.path.join(scratch, "decode", "videos"),
+  kills, fuzz = _KILLS.value, _FUZZ.value
+  decode_dir = os.path.join(scratch, "decode")
+  steps = {
+      "training killed and rerun": lambda: soak_kills(
+          rng, kills, os.path.join(scratch, "train")),
+      "prepare": lambda: soak_prepare(
+          rng, max(kills // 4, 1), max(fuzz // 4, 6),
+          os.path.join(scratch, "prepare")),
+      "video files fuzzed": lambda: soak_videos(rng, fuzz, decode_dir),
+      "the same files through predict": lambda: soak_predict(
+          os.path.join(decode_dir, "videos"),
           os.path.join(scratch, "predict")),
-      "config overrides fuzzed": fuzz_configs(
-          rng, max(_FUZZ.value // 10, 1), os.path.join(scratch, "configs")),
+      "config overrides fuzzed": lambda: fuzz_configs(
+          rng, max(fuzz // 10, 1), os.path.join(scratch, "configs")),
   }
+  sections = {}
+  for i, (title, run) in enumerate(steps.items(), 1):
+    print(f"[{i}/{len(steps)}] {title} ...", flush=True)
+    sections[title] = run()
   bad = 0
   for title, counts in sections.items():
     _report(title, counts)
