@@ -10,9 +10,11 @@ import sys
 
 import jax
 import numpy as np
+import optax
 import pytest
 
 from conftest import REPO_ROOT
+from video_flax import fault_injection
 from video_flax import transfer
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
@@ -32,13 +34,10 @@ TOLERANCE = 1e-3
 # run's AdamW: Adam's m / sqrt(v) turns the rounding noise of a gradient
 # that is ~0 into a step of the full learning rate, so two summation orders
 # would differ by lr in such elements after one step.
-_FLAGS = ["--config=configs/csn.py", "--config.dataset.variant=tiny",
-          "--config.train.optimizer=sgd", "--config.train.learning_rate=0.2",
+_FLAGS = [*fault_injection.TINY_FLAGS, "--config.train.optimizer=sgd",
+          "--config.train.learning_rate=0.2",
           "--config.train.weight_decay=1e-4",
-          "--config.model.zero_init_residual=True",
-          "--config.train.batch_size=4", "--config.train.warmup_steps=1",
-          "--config.train.log_every_steps=2", "--config.eval.batch_size=12",
-          "--config.eval.precise_bn_batches=1"]
+          "--config.model.zero_init_residual=True"]
 
 
 def _free_port() -> int:
@@ -95,14 +94,11 @@ def test_two_processes_train_checkpoint_resume_as_one(tmp_path):
   assert before < TOLERANCE_BEFORE_RESUME, before
 
 
-def _flat(tree) -> np.ndarray:
-  return np.concatenate([np.ravel(x) for x in jax.tree.leaves(tree)])
-
-
 def _norm(tree) -> float:
-  return float(np.linalg.norm(_flat(tree)))
+  """L2 norm over every leaf of `tree`."""
+  return float(optax.global_norm(tree))
 
 
 def _norm_diff(a, b) -> float:
   """|a - b| over the whole tree (L2); a and b have one structure."""
-  return float(np.linalg.norm(_flat(a) - _flat(b)))
+  return _norm(jax.tree.map(np.subtract, a, b))
