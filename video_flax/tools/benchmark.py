@@ -18,7 +18,6 @@ import statistics
 import time
 from typing import Any, Callable, Sequence
 
-from absl import app
 from absl import flags
 import flax.linen as nn
 import jax
@@ -26,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from video_flax import errors
 from video_flax import models
 from video_flax import variable_init
 from video_flax.models import model_size
@@ -186,4 +186,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  errors.run(main)

@@ -22,11 +22,11 @@ import subprocess
 import sys
 import tempfile
 
-from absl import app
 from absl import flags
 import numpy as np
 
 from video_flax import base_config
+from video_flax import errors
 from video_flax import metrics_logging
 from video_flax import fault_injection as fi
 from video_flax import fuzz_videos
@@ -260,4 +260,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  errors.run(main)
