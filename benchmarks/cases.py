@@ -11,6 +11,10 @@ SHARED_MODELS = ("r3d_18", "mc3_18", "r2plus1d_18", "s3d", "ir_csn_152")
 # bottleneck of ir_csn_152 with 2 blocks per stage).
 QUICK_MODELS = ("r3d_18", "ir_csn_26")
 QUICK_SHAPE = (4, 32, 32)
+# Every model the torch side can build (torchvision's, benchmarks/torch_csn.py's).
+COMPARABLE_MODELS = ("r3d_18", "mc3_18", "r2plus1d_18", "s3d", "ir_csn_26",
+                     "ir_csn_50", "ir_csn_101", "ir_csn_152")
+DTYPES = ("float32", "bfloat16")
 TASKS = ("forward", "train")
 
 # Throughput batch by backend and clip area: 16x112^2 clips / 224^2 clips

@@ -26,6 +26,7 @@ import torch
 
 from benchmarks import jax_side
 from benchmarks import torch_side
+from video_flax import errors
 from video_flax.models import layers
 
 _BATCH = flags.DEFINE_integer("batch", 1, "Clips per call.")
@@ -131,6 +132,10 @@ def _roofline(rounds: int) -> float:
 
 def main(argv: Sequence[str]) -> None:
   del argv
+  unknown = sorted(set(_CASES.value) - {c.name for c in CASES})
+  if unknown:
+    raise app.UsageError(f"--cases: unknown {unknown}; known: "
+                         f"{', '.join(c.name for c in CASES)}")
   torch_side.info()  # sets torch's threads to this process's cores
   roof = _roofline(_ROUNDS.value)
   print(f"matmul roofline {roof:.1f} GFLOP/s; batch {_BATCH.value}, f32, "
@@ -153,4 +158,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  errors.run(main)

@@ -28,6 +28,7 @@ from benchmarks import cases as cases_lib
 from benchmarks import machine
 from benchmarks import report
 from benchmarks.protocol import Worker
+from video_flax import errors
 
 _OUT_DIR = flags.DEFINE_string("out_dir", "docs",
                                "Writes benchmarks.json and benchmarks.md here.")
@@ -118,10 +119,15 @@ def main(argv: Sequence[str]) -> None:
   del argv
   models = _MODELS.value or (cases_lib.QUICK_MODELS if _QUICK.value
                              else cases_lib.SHARED_MODELS)
+  for flag, given, known in (("--models", models, cases_lib.COMPARABLE_MODELS),
+                             ("--dtypes", _DTYPES.value, cases_lib.DTYPES)):
+    if set(given) - set(known):
+      raise app.UsageError(f"{flag}: unknown {sorted(set(given) - set(known))}"
+                           f"; known: {', '.join(known)}")
   record = run_suite(models, _DTYPES.value, _BATCH.value, _ROUNDS.value,
                      _QUICK.value, _OUT_DIR.value)
   print(report.markdown(record))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  errors.run(main)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 from absl import app
 from absl import flags
@@ -33,6 +33,8 @@ import cv2
 import numpy as np
 
 from video_flax import base_config
+from video_flax import errors
+from video_flax import models
 from video_flax.data import clip_sampling
 from video_flax.data import pipeline
 from video_flax.data import real_video
@@ -241,8 +243,23 @@ def _prepare_preset_copies(root: str, out: str) -> dict[str, str]:
   return prepared
 
 
+def check_flags(presets: Sequence[str], model_pairs: Sequence[str]) -> None:
+  """app.UsageError naming an unknown preset or model before any work."""
+  unknown = [p for p in presets if p not in pipeline_presets.PRESET_CLIPS]
+  if unknown:
+    raise app.UsageError(f"--presets: unknown {unknown}; known: "
+                         f"{', '.join(pipeline_presets.PRESET_CLIPS)}")
+  for pair in model_pairs:
+    clips, _, name = pair.partition("=")
+    if clips not in CLIP_SETTINGS or name not in models.MODELS:
+      raise app.UsageError(
+          f"--models: {pair!r} is not CLIPS=MODEL with CLIPS one of "
+          f"{', '.join(CLIP_SETTINGS)} and a registered model")
+
+
 def main(argv) -> None:
   del argv
+  check_flags(_PRESETS.value, _MODELS.value)
   tmp = tempfile.mkdtemp(prefix="video_flax_bench_")
   root, out = os.path.join(tmp, "raw"), os.path.join(tmp, "prepared")
   _write_and_prepare(root, out)
@@ -260,4 +277,4 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  errors.run(main)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from absl import app
 from absl import flags
 import cv2
 import jax
 import numpy as np
 
+from video_flax import errors
 from video_flax import flow
 from video_flax.flow import compare
 
@@ -80,4 +80,4 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  errors.run(main)

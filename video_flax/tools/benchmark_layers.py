@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from video_flax import errors
 from video_flax.models import build_model
 from video_flax.models import conv_forms
 from video_flax.models import layers
@@ -226,4 +227,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  errors.run(main)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from absl import app
 from absl import flags
 
+from video_flax import errors
 from video_flax import models
 from video_flax.models import model_size
 
@@ -68,4 +68,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  errors.run(main)

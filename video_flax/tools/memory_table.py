@@ -37,6 +37,7 @@ import optax  # noqa: E402
 from video_flax import models  # noqa: E402
 from video_flax import sharding  # noqa: E402
 from video_flax import train  # noqa: E402
+from video_flax import errors  # noqa: E402
 from video_flax.models import model_size  # noqa: E402
 
 GIB = 2 ** 30
@@ -120,4 +121,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  errors.run(main)

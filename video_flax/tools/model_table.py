@@ -21,10 +21,10 @@ import subprocess
 import sys
 from typing import Sequence
 
-from absl import app
 from absl import flags
 import jax
 
+from video_flax import errors
 from video_flax import models
 from video_flax.models import model_size
 
@@ -188,4 +188,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  errors.run(main)
