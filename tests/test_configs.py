@@ -279,3 +279,20 @@ def test_model_inputs_must_match_the_dataset_streams():
   with pytest.raises(config_validation.ConfigError,
                      match=r"ir_csn_tiny.*streams='flow'"):
     config_validation.validate(config)
+
+
+@pytest.mark.parametrize("key,value", [("eval_crop", "full"), ("flip", False),
+                                       ("eval_num_clips", 5),
+                                       ("normalization", "kinetics")])
+def test_real_data_keys_on_the_synthetic_set_are_rejected(key, value):
+  """The synthetic set would ignore these; a changed one is named, and the
+  same value is fine on a real dataset."""
+  config = base_config.get_base_config()
+  config_validation.validate(config)
+  config.dataset[key] = value
+  with pytest.raises(config_validation.ConfigError,
+                     match=rf"dataset.{key}={value!r} is read by real video "
+                           r"datasets only; synthetic/default"):
+    config_validation.validate(config)
+  config.dataset.name = "ucf101"
+  config_validation.validate(config)

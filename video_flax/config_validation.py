@@ -8,12 +8,14 @@ from __future__ import annotations
 import jax
 import ml_collections
 
+from video_flax import base_config
 from video_flax import models
 from video_flax import optim
 from video_flax import sharding
 from video_flax import transfer
 from video_flax.data import DATASETS
 from video_flax.data import dataset_api
+from video_flax.data.synthetic import dataset as synthetic_dataset
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -55,6 +57,18 @@ def _check_inputs(config: ml_collections.ConfigDict) -> list[str]:
             f"{dataset.streams!r} gives {emitted}; {fix}choose a model that "
             f"reads {emitted}"]
   return []
+
+
+def _check_synthetic(dataset: ml_collections.ConfigDict) -> list[str]:
+  """Real-data-only keys set on the synthetic set (which would ignore them)."""
+  if dataset.name != "synthetic":
+    return []
+  defaults = base_config.get_base_config().dataset
+  return [f"dataset.{key}={dataset[key]!r} is read by real video datasets "
+          f"only; synthetic/{dataset.variant} trains on random windows and "
+          f"crops without flips and tests one centred window and crop"
+          for key in synthetic_dataset.REAL_DATA_ONLY
+          if dataset[key] != defaults[key]]
 
 
 def _check_train(train: ml_collections.ConfigDict, devices: int) -> list[str]:
@@ -166,7 +180,8 @@ def _check_scaling(config: ml_collections.ConfigDict, data: int) -> list[str]:
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming every config value that cannot work."""
-  problems = _check_model(config) + _check_inputs(config)
+  problems = (_check_model(config) + _check_inputs(config) +
+              _check_synthetic(config.dataset))
   if config.dataset.name not in DATASETS:
     problems.append(f"dataset.name={config.dataset.name!r}; known: "
                     f"{', '.join(sorted(DATASETS))}")

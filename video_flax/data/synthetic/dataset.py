@@ -21,6 +21,14 @@ from video_flax.data.synthetic import motions
 from video_flax.data.synthetic import tfds_builder
 
 
+# Dataset keys that only real video datasets read: a synthetic record is one
+# fixed-length clip of square frames, trained on random windows and crops
+# without flips and tested on one centred window and crop, as bytes mapped to
+# [-1, 1]. config_validation rejects them set away from their defaults.
+REAL_DATA_ONLY = ("clip_sampling", "scale_jitter", "flip", "normalization",
+                  "eval_num_clips", "eval_crop", "short_video", "fold")
+
+
 def _check_clip_fits(cfg: ml_collections.ConfigDict,
                      variant: motions.Variant) -> None:
   span = (cfg.num_frames - 1) * cfg.frame_stride + 1
