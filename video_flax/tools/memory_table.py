@@ -14,6 +14,12 @@ device's share (it holds the replicated state and its replica's clips), so
 data=1 stands for any data size. Convs are traced as `lax.conv_general_dilated`
 (the TPU/GPU path); XLA:CPU's buffer assignment is an estimate of, not equal
 to, the TPU/GPU one. Compiling a full-size model on CPU takes minutes.
+
+XLA:CPU's schedule does not show what remat saves (it runs the recomputed
+forward ops early, beside the saved ones), so the table also reports, from
+the traced program alone (no backend), the activations the backward pass
+keeps: the residuals of `jax.vjp` of the training forward, per device with
+every activation split `spatial` ways. That column is where remat shows.
 """
 from __future__ import annotations
 
@@ -76,7 +82,28 @@ def step_memory(name: str, clip: Sequence[int], clips: int, spatial: int,
   total = (stats.argument_size_in_bytes + stats.output_size_in_bytes +
            stats.temp_size_in_bytes - stats.alias_size_in_bytes)
   return {"total": total, "temp": stats.temp_size_in_bytes,
-          "arguments": stats.argument_size_in_bytes}
+          "arguments": stats.argument_size_in_bytes,
+          "saved": saved_for_backward(model, inputs, variables, clips) / spatial}
+
+
+def saved_for_backward(model, inputs, variables, clips: int) -> int:
+  """Bytes of activations the backward pass of one training forward keeps
+  (the residuals of `jax.vjp`, those with the batch as leading axis), from
+  shapes only; with `model.remat` only each block's inputs are kept."""
+
+  def residuals(params, batch_stats, x):
+    def forward(p):
+      logits, _ = model.apply({"params": p, "batch_stats": batch_stats}, x,
+                              train=True, mutable=["batch_stats"],
+                              rngs={"dropout": jax.random.key(0)})
+      return jnp.mean(logits)
+    return jax.vjp(forward, params)[1]
+
+  with model_size.reference_conv_forms():
+    kept = jax.eval_shape(residuals, variables["params"],
+                          variables.get("batch_stats", {}), inputs)
+  return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(kept)
+             if leaf.ndim >= 2 and leaf.shape[0] == clips)
 
 
 def define_flags() -> None:
@@ -108,7 +135,8 @@ def main(argv: Sequence[str]) -> None:
   cases = [parse_case(case) for case in args.cases.split(",")]
   if args.header:
     print("| model | clip | clips/replica | mesh.spatial | remat | "
-          "GiB per device (temp) |\n|---|---|---|---|---|---|", flush=True)
+          "GiB per device (temp) | saved for backward, GiB per device |\n"
+          "|---|---|---|---|---|---|---|", flush=True)
   for name, shape in cases:
     clip = "x".join(map(str, shape))
     for spatial in (int(s) for s in args.spatial.split(",")):
@@ -116,7 +144,7 @@ def main(argv: Sequence[str]) -> None:
         m = step_memory(name, shape, args.clips, spatial, remat)
         print(f"| {name} | {clip} | {args.clips} | {spatial} | "
               f"{'yes' if remat else 'no'} | {m['total'] / GIB:.2f} "
-              f"({m['temp'] / GIB:.2f}) |", flush=True)
+              f"({m['temp'] / GIB:.2f}) | {m['saved'] / GIB:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
