@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from video_flax.models import conv_forms
+from video_flax.models import dense_conv_forms
 
 Array = jax.Array
 Padding = Sequence[tuple[int, int]]
@@ -86,7 +87,7 @@ def conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1),
     return conv_forms.depthwise_conv3d(x, kernel, strides, padding)
   if groups == 1 and kernel.shape[1:3] == (1, 1):
     return conv_forms.temporal_conv3d(x, kernel, strides, padding)
-  return conv_forms.dense_conv3d(x, kernel, strides, padding, groups)
+  return dense_conv_forms.dense_conv3d(x, kernel, strides, padding, groups)
 
 
 def depthwise_conv3d(x: Array, kernel: Array, strides: Sequence[int] = (1, 1, 1),
