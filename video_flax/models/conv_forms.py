@@ -9,9 +9,10 @@ The forms here rewrite each conv in those terms:
     per-channel taps, with a custom VJP (dx: the same form on dy; dkernel:
     per-tap sums over blocks of outputs);
   kernel kt x 1 x 1 (1x1x1 included): one dot per temporal tap;
-  any other kernel, grouped or not: 2D convs per temporal tap, T folded into
-    the batch; dkernel from a patch matrix (im2col) and a dot when
-    groups = 1 and C_out >= 32.
+  any other kernel, grouped or not (dense_conv_forms.py): 2D convs per
+    temporal tap, T folded into the batch (for inputs of <= 4 channels the
+    taps stacked on the channel axis, one 2D conv); dkernel from a patch
+    matrix (im2col) and a dot when groups = 1 and C_out >= 32.
 
 Measurements behind each choice: docs/conv_speed.md. GPU and TPU keep
 `lax.conv_general_dilated` (cuDNN / the TPU conv unit are good at it).
@@ -248,11 +249,6 @@ def _depthwise_backward(strides: Ints, padding: Pads,
 
 
 depthwise_conv3d.defvjp(_depthwise_forward, _depthwise_backward)
-
-
-# Dense and grouped: kernel [kt, kh, kw, C_in / groups, C_out].
-
-_DN_2D = ("NHWC", "HWIO", "NHWC")
 
 
 def temporal_conv3d(x: Array, kernel: Array, strides: Ints,

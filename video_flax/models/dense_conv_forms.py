@@ -14,9 +14,11 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from video_flax.models.conv_forms import (_DN_2D, Array, Ints, Pads,
-                                          _accum_dtype, _geometry,
-                                          _pad_spatial, _sum_over_blocks)
+from video_flax.models.conv_forms import (Array, Ints, Pads, _accum_dtype,
+                                          _geometry, _pad_spatial,
+                                          _sum_over_blocks)
+
+_DN_2D = ("NHWC", "HWIO", "NHWC")
 
 
 def _split_groups(x: Array, groups: int) -> list[Array]:
@@ -52,7 +54,7 @@ def _temporal_terms(xp: Array, kernel: Array, stride: int, num_frames: int,
 
 def _conv2d_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
                 groups: int) -> Array:
-  """Conv as, per temporal tap, 2D convs (one per group) summed.
+  """Conv as 2D convs (one per group) of `_temporal_terms`, summed.
 
   XLA:CPU runs 2D convs fast but 3D (and grouped) ones through a slow
   generic loop, so T is folded into the batch. H, W padding stays inside the

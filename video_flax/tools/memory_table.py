@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from absl import app
 from absl import flags
@@ -35,15 +35,16 @@ if __name__ == "__main__" and "jax" not in sys.modules:
   os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                              " --xla_force_host_platform_device_count=4")
 
-import jax  # noqa: E402  (after XLA_FLAGS)
+import flax.linen as nn  # noqa: E402  (after XLA_FLAGS)
+import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import optax  # noqa: E402
 
+from video_flax import errors  # noqa: E402
 from video_flax import models  # noqa: E402
 from video_flax import sharding  # noqa: E402
 from video_flax import train  # noqa: E402
-from video_flax import errors  # noqa: E402
 from video_flax.models import model_size  # noqa: E402
 
 GIB = 2 ** 30
@@ -86,7 +87,8 @@ def step_memory(name: str, clip: Sequence[int], clips: int, spatial: int,
           "saved": saved_for_backward(model, inputs, variables, clips) / spatial}
 
 
-def saved_for_backward(model, inputs, variables, clips: int) -> int:
+def saved_for_backward(model: nn.Module, inputs: Any, variables: Any,
+                       clips: int) -> int:
   """Bytes of activations the backward pass of one training forward keeps
   (the residuals of `jax.vjp`, those with the batch as leading axis), from
   shapes only; with `model.remat` only each block's inputs are kept."""
