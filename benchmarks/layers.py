@@ -27,6 +27,7 @@ import torch
 from benchmarks import jax_side
 from benchmarks import torch_side
 from video_flax import errors
+from video_flax.models import cpu_compile
 from video_flax.models import layers
 
 _BATCH = flags.DEFINE_integer("batch", 1, "Clips per call.")
@@ -84,8 +85,8 @@ def _jax_calls(conv: Conv, batch: int) -> dict[str, Callable[[], Any]]:
   def f(x, k):
     return layers.conv3d(x, k, conv.strides, None, conv.groups)
 
-  forward = jax.jit(f)
-  backward = jax.jit(lambda x, k: jax.vjp(f, x, k)[1](dy))
+  forward = cpu_compile.jit(f)
+  backward = cpu_compile.jit(lambda x, k: jax.vjp(f, x, k)[1](dy))
   return {"forward": lambda: jax.block_until_ready(forward(x, k)),
           "fwd+bwd": lambda: jax.block_until_ready(backward(x, k))}
 

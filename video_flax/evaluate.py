@@ -24,6 +24,7 @@ import optax
 from video_flax import models
 from video_flax import sharding as sharding_lib
 from video_flax import multiview
+from video_flax.models import cpu_compile
 
 
 def variables_of(state: Any) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def evaluate(state: Any, model: nn.Module, batches: Iterable[dict[str, np.ndarra
   results['video'] (top1, top5, mean_class_accuracy, per_class_accuracy,
   num_videos).
   """
-  step = jax.jit(functools.partial(_eval_logits_and_counts, model=model,
+  step = cpu_compile.jit(functools.partial(_eval_logits_and_counts, model=model,
                                    num_classes=num_classes))
   totals = None
   views: dict[str, list[np.ndarray]] = {"logits": [], "label": [],

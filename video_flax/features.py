@@ -17,6 +17,7 @@ import numpy as np
 
 from video_flax import models
 from video_flax import variable_trees
+from video_flax.models import cpu_compile
 
 FEATURES = "features"
 
@@ -61,7 +62,7 @@ class ViewRunner:
     self._model = model
     self._variables = jax.device_put(dict(variables))
     self._batch_size = batch_size
-    self._fn = jax.jit(lambda v, x: logits_and_features(model, v, x))
+    self._fn = cpu_compile.jit(lambda v, x: logits_and_features(model, v, x))
 
   def __call__(self, inputs: Mapping[str, np.ndarray]
                ) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from video_flax import models
 from video_flax import sharding as sharding_lib
+from video_flax.models import cpu_compile
 
 
 def batch_moments(params: Any, batch_stats: Any, batch: dict[str, jax.Array], *,
@@ -54,7 +55,7 @@ def recompute_batch_stats(state: Any, model: nn.Module,
   Returns:
     a batch_stats tree of the same structure as `state.batch_stats`.
   """
-  moments = jax.jit(functools.partial(batch_moments, model=model))
+  moments = cpu_compile.jit(functools.partial(batch_moments, model=model))
   total = None
   for _ in range(num_batches):
     local = next(batches)

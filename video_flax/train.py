@@ -43,6 +43,7 @@ from video_flax import workdir_lock
 from video_flax import sharding as sharding_lib
 from video_flax import transfer
 from video_flax.data import pipeline
+from video_flax.models import cpu_compile
 
 StepFn = Callable[..., tuple[Any, dict[str, jax.Array]]]
 
@@ -72,7 +73,7 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
 
   abstract = jax.eval_shape(init, rng)
   shardings = sharding_lib.state_shardings(mesh, abstract)
-  return jax.jit(init, out_shardings=shardings)(rng)
+  return cpu_compile.jit(init, out_shardings=shardings)(rng)
 
 
 def train_step(state: TrainState, batch: dict[str, jax.Array],
@@ -207,7 +208,7 @@ def _initialise_from(config: ml_collections.ConfigDict, state: TrainState,
                            {"params": state.params,
                             "batch_stats": state.batch_stats})
   variables = jax.device_put(variables, shardings)
-  opt_state = jax.jit(tx.init, out_shardings=jax.tree.map(
+  opt_state = cpu_compile.jit(tx.init, out_shardings=jax.tree.map(
       lambda x: x.sharding, state.opt_state))(variables["params"])
   return state.replace(params=variables["params"],
                        batch_stats=variables["batch_stats"], opt_state=opt_state)
@@ -232,7 +233,7 @@ def restore_or_initialise(run: _Run, init_key: jax.Array) -> TrainState:
 
 
 def _jit_train_step(run: _Run) -> StepFn:
-  return jax.jit(
+  return cpu_compile.jit(
       functools.partial(
           train_step, model=run.model, tx=run.tx,
           num_classes=run.info.num_classes,

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from video_flax import models
 from video_flax.models import conv_forms
+from video_flax.models import cpu_compile
 
 # Channels of each model input key; everything else is RGB.
 INPUT_CHANNELS = {"flow": 2}
@@ -183,7 +184,7 @@ def xla_flops(model: nn.Module, shape: Sequence[int], batch_size: int = 1
   """
   inputs = example_inputs(model, shape, batch_size)
   variables = abstract_variables(model, inputs)
-  compiled = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(
+  compiled = cpu_compile.jit(lambda v, x: model.apply(v, x, train=False)).lower(
       variables, inputs).compile()
   analysis = compiled.cost_analysis()
   if isinstance(analysis, (list, tuple)):

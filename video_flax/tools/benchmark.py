@@ -28,6 +28,7 @@ import optax
 from video_flax import errors
 from video_flax import models
 from video_flax import variable_init
+from video_flax.models import cpu_compile
 from video_flax.models import model_size
 from video_flax.tools import flops
 
@@ -63,7 +64,7 @@ def time_call(fn: Callable[[], Any], iters: int) -> Timing:
 def forward_runner(model: nn.Module, variables: Any, inputs: Any
                    ) -> Callable[[], Any]:
   """A call of the jitted eval-mode forward pass on `inputs`."""
-  forward = jax.jit(lambda v, x: model.apply(v, x, train=False))
+  forward = cpu_compile.jit(lambda v, x: model.apply(v, x, train=False))
   return lambda: forward(variables, inputs)
 
 
@@ -97,7 +98,7 @@ def train_step_runner(model: nn.Module, variables: Any, inputs: Any,
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), new_stats, opt_state
 
-  step = jax.jit(step, donate_argnums=(0, 1, 2))
+  step = cpu_compile.jit(step, donate_argnums=(0, 1, 2))
   state = [variables["params"], variables.get("batch_stats", {}),
            tx.init(variables["params"])]
 

@@ -34,6 +34,7 @@ import numpy as np
 from video_flax import errors
 from video_flax.models import build_model
 from video_flax.models import conv_forms
+from video_flax.models import cpu_compile
 from video_flax.models import layers
 
 _CASES = flags.DEFINE_list("cases", [], "case names to run (default: all)")
@@ -128,7 +129,7 @@ def measure(case: Case, form: str) -> dict[str, float]:
   conv = _conv_fn(case, form)
   conv_forms.FORM = "reference" if form == "reference" else "fast"
   try:
-    forward = jax.jit(conv)
+    forward = cpu_compile.jit(conv)
     y = jax.block_until_ready(forward(x, kernel))
     dy = jnp.asarray(rng.standard_normal(y.shape), jnp.float32)
     argnums = (0, 1) if case.grad_x else (1,)
@@ -138,7 +139,7 @@ def measure(case: Case, form: str) -> dict[str, float]:
       grads = vjp(dy)
       return y, [grads[i] for i in argnums]
 
-    backward = jax.jit(forward_backward)
+    backward = cpu_compile.jit(forward_backward)
     start = time.perf_counter()
     jax.block_until_ready(backward(x, kernel, dy))
     compile_s = time.perf_counter() - start
@@ -159,7 +160,7 @@ def measure_model(name: str, batch: int, clip: tuple[int, ...],
   labels = jnp.asarray(rng.integers(0, 10, batch))
   conv_forms.FORM = form
   try:
-    variables = jax.jit(lambda key: model.init(key, x, train=False))(
+    variables = cpu_compile.jit(lambda key: model.init(key, x, train=False))(
         jax.random.key(0))
 
     def loss(params, batch_stats):
@@ -169,7 +170,7 @@ def measure_model(name: str, batch: int, clip: tuple[int, ...],
       log_p = jax.nn.log_softmax(logits)
       return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], 1)), updates
 
-    step = jax.jit(jax.value_and_grad(loss, has_aux=True))
+    step = cpu_compile.jit(jax.value_and_grad(loss, has_aux=True))
     args = (variables["params"], variables["batch_stats"])
     start = time.perf_counter()
     jax.block_until_ready(step(*args))

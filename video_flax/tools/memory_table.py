@@ -45,6 +45,7 @@ from video_flax import errors  # noqa: E402
 from video_flax import models  # noqa: E402
 from video_flax import sharding  # noqa: E402
 from video_flax import train  # noqa: E402
+from video_flax.models import cpu_compile  # noqa: E402
 from video_flax.models import model_size  # noqa: E402
 
 GIB = 2 ** 30
@@ -74,7 +75,7 @@ def step_memory(name: str, clip: Sequence[int], clips: int, spatial: int,
           inputs.items() if isinstance(inputs, dict) else [("video", inputs)])}
   batch["label"] = jax.ShapeDtypeStruct((clips,), jnp.int32, sharding=(
       sharding.input_sharding(mesh, 1)))
-  step = jax.jit(functools.partial(
+  step = cpu_compile.jit(functools.partial(
       train.train_step, model=model, tx=tx, num_classes=num_classes,
       label_smoothing=0.0), donate_argnums=(0,))
   with model_size.reference_conv_forms(), sharding.activation_rules(mesh):

@@ -1,0 +1,64 @@
+"""XLA:CPU compile options for video_flax's jitted steps.
+
+This jaxlib's XLA:CPU hands each 2D convolution to YNNPACK by default (the
+compiled HLO shows a `__ynn_fusion` around it). On the 2-core AMD EPYC we
+develop on, Eigen's convolution (XLA:CPU's other path) runs the 2D convs
+that every dense 3D conv form is made of (`dense_conv_forms.py`) at about
+twice the speed: 3x3, 64 -> 64 on [64, 56, 56, 64], 152 vs 73 GFLOP/s
+forward, 133 vs 58 forward + backward; r3d_18, b4 16x112x112: forward
+1.23 -> 1.91 clips/s, training step 0.33 -> 0.44 (docs/conv_speed.md). So
+on CPU the library compiles its steps with YNNPACK kept for dots only.
+
+`jit` is `jax.jit` with these options; `compiler_options()` gives them for a
+jit of your own (`jax.jit(f, compiler_options=cpu_compile.compiler_options())`).
+They are left off (XLA's own default) when:
+  - the default backend is not CPU;
+  - `XLA_FLAGS` already sets `xla_cpu_experimental_ynn_fusion_type` (yours wins);
+  - `VIDEO_FLAX_CPU_CONVS=xla` (the environment's choice: `eigen`, the
+    default, or `xla`);
+  - this jaxlib does not know the option (checked once, by compiling a no-op).
+"""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+OPTION = "xla_cpu_experimental_ynn_fusion_type"
+DOTS_ONLY = "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"
+_CHOICES = ("eigen", "xla")
+
+
+@functools.cache
+def _accepted(option: str, value: str) -> bool:
+  """Whether this jaxlib compiles with `option=value`."""
+  try:
+    jax.jit(lambda x: x + 1, compiler_options={option: value}).lower(
+        jnp.zeros((), jnp.float32)).compile()
+  except Exception:  # noqa: BLE001  (TypeError on old jax, XlaRuntimeError)
+    return False
+  return True
+
+
+def compiler_options() -> dict[str, str] | None:
+  """The options `jit` adds on this process's default backend, or None."""
+  choice = os.environ.get("VIDEO_FLAX_CPU_CONVS", "eigen")
+  if choice not in _CHOICES:
+    raise ValueError(f"VIDEO_FLAX_CPU_CONVS={choice!r} is not one of "
+                     f"{_CHOICES}")
+  if (choice == "xla" or jax.default_backend() != "cpu"
+      or OPTION in os.environ.get("XLA_FLAGS", "")):
+    return None
+  return {OPTION: DOTS_ONLY} if _accepted(OPTION, DOTS_ONLY) else None
+
+
+def jit(fun: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
+  """`jax.jit(fun, **kwargs)` compiled with `compiler_options()`."""
+  options = compiler_options()
+  if options:
+    kwargs["compiler_options"] = {**options,
+                                  **kwargs.get("compiler_options", {})}
+  return jax.jit(fun, **kwargs)
