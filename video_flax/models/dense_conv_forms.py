@@ -1,22 +1,15 @@
 """Dense and grouped convs (kernel [kt, kh, kw, C_in / groups, C_out]) in
 XLA:CPU's fast terms: 2D convs per temporal tap (or with the taps stacked on
-the channel axis for narrow inputs) and, for wide outputs, dkernel from a
-patch matrix. Part of the fast forms of conv_forms.py (its docstring and
+the channel axis for narrow inputs), differentiated by autodiff. Part of the fast forms of conv_forms.py (its docstring and
 docs/conv_speed.md say when they run and why).
 """
 from __future__ import annotations
 
-import functools
-import math
-from typing import Sequence
-
-import jax
 import jax.numpy as jnp
 from jax import lax
 
 from video_flax.models.conv_forms import (Array, Ints, Pads, _accum_dtype,
-                                          _geometry, _pad_spatial,
-                                          _sum_over_blocks)
+                                          _geometry, _pad_spatial)
 
 _DN_2D = ("NHWC", "HWIO", "NHWC")
 
@@ -87,83 +80,15 @@ def _conv2d_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
   return y.reshape(batch, *out, kernel.shape[-1]).astype(dtype)
 
 
-def _patches(xw: Array, kernel_size: Ints, strides: Ints,
-             out: Sequence[int]) -> Array:
-  """Patch matrix [B*T'*H'*W', kt*kh*kw*C] of a block of outputs (im2col).
-
-  xw [B, Tw, Hw, Wp, C]: the padded input the block [B, T', H', W'] reads.
-  Built one axis at a time (kw + kh + kt slices, not kt*kh*kw: short
-  compiles); columns ordered (a, b, c, channel) like the kernel's rows.
-  """
-  cols = xw
-  for axis in (3, 2, 1):  # W, H, T: each concat puts its taps outermost
-    k, s, o = kernel_size[axis - 1], strides[axis - 1], out[axis]
-    cols = jnp.concatenate(
-        [lax.slice_in_dim(cols, i, i + (o - 1) * s + 1, s, axis=axis)
-         for i in range(k)], axis=-1)
-  return cols.reshape(math.prod(out), -1)
-
-
-def _dense_kernel_grad(xp: Array, dy: Array, kernel_size: Ints,
-                       strides: Ints) -> Array:
-  """dL/dkernel [kt, kh, kw, C_in, C_out] from padded x and dy (groups = 1).
-
-  Block by block, the patch matrix [rows, taps * C_in] (a few MB, in cache)
-  times dy's rows [rows, C_out], in one dot.
-  """
-  acc = _accum_dtype(dy.dtype)
-  c_out = dy.shape[-1]
-
-  def block_grad(xw: Array, dw: Array) -> Array:
-    patches = _patches(xw, kernel_size, strides, dw.shape[:4])
-    return lax.dot_general(patches.astype(acc),
-                           dw.reshape(-1, c_out).astype(acc),
-                           (((0,), (0,)), ((), ())))
-
-  total = _sum_over_blocks(xp, dy, kernel_size, strides, block_grad)
-  return total.reshape(*kernel_size, xp.shape[-1], c_out)
-
-
-# From this many output channels on, a dense conv's dkernel uses the patch
-# matrix (built once per C_out columns): narrower, XLA:CPU's filter-gradient
-# 2D conv is 2-5x faster; wider, patches are 1.3-2x faster (conv_speed.md).
-_PATCH_GRAD_MIN_OUT = 32
-
-
 def dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads,
                  groups: int) -> Array:
   """Dense or grouped conv of any kernel size, as 2D convs per temporal tap.
 
   x [B, T, H, W, C_in], kernel [kt, kh, kw, C_in/groups, C_out] ->
   [B, T', H', W', C_out]; `strides`, `padding`, `groups` are static.
-  dx and dkernel come from autodiff (2D convs), except dkernel for groups = 1
-  with C_out >= `_PATCH_GRAD_MIN_OUT` (`_dense_kernel_grad`).
+  dx and dkernel come from autodiff (2D convs). (A patch-matrix dkernel
+  won 1.3-2x for C_out >= 32 while XLA:CPU ran 2D convs on YNNPACK; on
+  Eigen's convs (`cpu_compile`) autodiff is as fast or faster: r3d_18's stem
+  2x, its 64 -> 64 convs 1.14x. docs/conv_speed.md.)
   """
-  if groups > 1 or kernel.shape[-1] < _PATCH_GRAD_MIN_OUT:
-    return _conv2d_sum(x, kernel, strides, padding, groups)
-  return _dense_patch_grad(x, kernel, strides, padding)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _dense_patch_grad(x: Array, kernel: Array, strides: Ints, padding: Pads
-                      ) -> Array:
-  return _conv2d_sum(x, kernel, strides, padding, 1)
-
-
-def _dense_forward(x: Array, kernel: Array, strides: Ints, padding: Pads
-                   ) -> tuple[Array, tuple[Array, Array]]:
-  return _conv2d_sum(x, kernel, strides, padding, 1), (x, kernel)
-
-
-def _dense_backward(strides: Ints, padding: Pads,
-                    residuals: tuple[Array, Array], dy: Array
-                    ) -> tuple[Array, Array]:
-  x, kernel = residuals
-  _, input_vjp = jax.vjp(
-      lambda x: _conv2d_sum(x, kernel, strides, padding, 1), x)
-  dk = _dense_kernel_grad(_pad_spatial(x, padding), dy, kernel.shape[:3],
-                          strides)
-  return input_vjp(dy)[0], dk.astype(kernel.dtype)
-
-
-_dense_patch_grad.defvjp(_dense_forward, _dense_backward)
+  return _conv2d_sum(x, kernel, strides, padding, groups)
