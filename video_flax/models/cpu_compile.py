@@ -7,7 +7,8 @@ that every dense 3D conv form is made of (`dense_conv_forms.py`) at about
 twice the speed: 3x3, 64 -> 64 on [64, 56, 56, 64], 152 vs 73 GFLOP/s
 forward, 133 vs 58 forward + backward; r3d_18, b4 16x112x112: forward
 1.23 -> 1.91 clips/s, training step 0.33 -> 0.44 (docs/conv_speed.md). So
-on CPU the library compiles its steps with YNNPACK kept for dots only.
+on CPU the library compiles its steps with YNNPACK kept for dots and
+reductions (XLA's default less convolutions).
 
 `jit` is `jax.jit` with these options; `compiler_options()` gives them for a
 jit of your own (`jax.jit(f, compiler_options=cpu_compile.compiler_options())`).
@@ -28,7 +29,10 @@ import jax
 import jax.numpy as jnp
 
 OPTION = "xla_cpu_experimental_ynn_fusion_type"
-DOTS_ONLY = "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"
+# XLA's default minus INDIVIDUAL_CONVOLUTION (tests/test_cpu_compile.py
+# checks that a model step's YNNPACK fusions are the default's less convs).
+NO_CONVS = ("LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,"
+            "LIBRARY_FUSION_TYPE_REDUCE")
 _CHOICES = ("eigen", "xla")
 
 
@@ -52,7 +56,7 @@ def compiler_options() -> dict[str, str] | None:
   if (choice == "xla" or jax.default_backend() != "cpu"
       or OPTION in os.environ.get("XLA_FLAGS", "")):
     return None
-  return {OPTION: DOTS_ONLY} if _accepted(OPTION, DOTS_ONLY) else None
+  return {OPTION: NO_CONVS} if _accepted(OPTION, NO_CONVS) else None
 
 
 def jit(fun: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
