@@ -96,6 +96,20 @@ def test_caller_options_are_kept(accepted, monkeypatch):
   assert "__ynn_fusion" in _compiled_text(jitted, x, w)
 
 
+def test_library_jit_works_inside_another_trace(accepted, monkeypatch):
+  """JAX refuses compile options on a nested jit: inside eval_shape or an
+  outer jit (create_train_state under eval_shape) the library's jit is plain."""
+  monkeypatch.setenv("XLA_FLAGS", "")
+  x, w = _inputs()
+  inner = cpu_compile.jit(_conv)
+  expected = jax.jit(_conv)(x, w)
+  assert jax.eval_shape(lambda: inner(x, w)).shape == expected.shape
+  assert jax.eval_shape(inner, x, w).shape == expected.shape
+  np.testing.assert_allclose(jax.jit(inner)(x, w), expected, rtol=1e-5,
+                             atol=1e-4)
+  assert "__ynn_fusion" not in _compiled_text(inner, x, w)
+
+
 @pytest.mark.parametrize("env", [
     {"VIDEO_FLAX_CPU_CONVS": "xla"},
     {"XLA_FLAGS": f"--{cpu_compile.OPTION}=individual_dot"},

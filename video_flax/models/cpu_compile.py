@@ -60,9 +60,36 @@ def compiler_options() -> dict[str, str] | None:
 
 
 def jit(fun: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
-  """`jax.jit(fun, **kwargs)` compiled with `compiler_options()`."""
+  """`jax.jit(fun, **kwargs)` compiled with `compiler_options()` when called
+  at top level (JAX takes compile options on top-level jits only; inside
+  another trace, e.g. under `jax.eval_shape`, it is a plain jit)."""
+  plain = jax.jit(fun, **kwargs)
   options = compiler_options()
-  if options:
-    kwargs["compiler_options"] = {**options,
-                                  **kwargs.get("compiler_options", {})}
-  return jax.jit(fun, **kwargs)
+  if not options:
+    return plain
+  tuned = jax.jit(fun, **{**kwargs, "compiler_options": {
+      **options, **kwargs.get("compiler_options", {})}})
+  return _TopLevelOptions(tuned, plain)
+
+
+class _TopLevelOptions:
+  """A jitted function with compile options at top level, without inside
+  another trace; `lower` and the rest are the top-level jit's."""
+
+  def __init__(self, tuned: Any, plain: Any):
+    self._tuned, self._plain = tuned, plain
+    functools.update_wrapper(self, plain)
+
+  def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    if any(isinstance(leaf, jax.core.Tracer)
+           for leaf in jax.tree.leaves((args, kwargs))):
+      return self._plain(*args, **kwargs)
+    try:
+      return self._tuned(*args, **kwargs)
+    except ValueError as error:  # raised while tracing: nothing ran
+      if "compiler_options" not in str(error):
+        raise
+      return self._plain(*args, **kwargs)
+
+  def __getattr__(self, name: str) -> Any:
+    return getattr(self._tuned, name)
