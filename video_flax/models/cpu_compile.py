@@ -92,4 +92,6 @@ class _TopLevelOptions:
       return self._plain(*args, **kwargs)
 
   def __getattr__(self, name: str) -> Any:
+    if name.startswith("_"):  # not set yet (copy, pickle): no recursion
+      raise AttributeError(name)
     return getattr(self._tuned, name)
