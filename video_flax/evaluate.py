@@ -101,8 +101,8 @@ def evaluate(state: Any, model: nn.Module, batches: Iterable[dict[str, np.ndarra
   results['video'] (top1, top5, mean_class_accuracy, per_class_accuracy,
   num_videos).
   """
-  step = cpu_compile.jit(functools.partial(_eval_logits_and_counts, model=model,
-                                   num_classes=num_classes))
+  step = cpu_compile.jit(functools.partial(
+      _eval_logits_and_counts, model=model, num_classes=num_classes))
   totals = None
   views: dict[str, list[np.ndarray]] = {"logits": [], "label": [],
                                         "video_index": [], "mask": []}

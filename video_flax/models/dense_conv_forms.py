@@ -1,7 +1,8 @@
 """Dense and grouped convs (kernel [kt, kh, kw, C_in / groups, C_out]) in
 XLA:CPU's fast terms: 2D convs per temporal tap (or with the taps stacked on
-the channel axis for narrow inputs), differentiated by autodiff. Part of the fast forms of conv_forms.py (its docstring and
-docs/conv_speed.md say when they run and why).
+the channel axis for narrow inputs), differentiated by autodiff. Part of the
+fast forms of conv_forms.py (its docstring and docs/conv_speed.md say when
+they run and why).
 """
 from __future__ import annotations
 
@@ -45,14 +46,21 @@ def _temporal_terms(xp: Array, kernel: Array, stride: int, num_frames: int,
           for a, frames in enumerate(taps)]
 
 
-def _conv2d_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
-                groups: int) -> Array:
-  """Conv as 2D convs (one per group) of `_temporal_terms`, summed.
+def dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads,
+                 groups: int) -> Array:
+  """Dense or grouped conv of any kernel size, as 2D convs (one per group)
+  of `_temporal_terms`, summed.
 
+  x [B, T, H, W, C_in], kernel [kt, kh, kw, C_in/groups, C_out] ->
+  [B, T', H', W', C_out]; `strides`, `padding`, `groups` are static.
   XLA:CPU runs 2D convs fast but 3D (and grouped) ones through a slow
   generic loop, so T is folded into the batch. H, W padding stays inside the
   2D convs (a pre-padded VALID stride-1 2D conv is ~4x slower): an all-zero
   padding gets one extra row, cropped off.
+  dx and dkernel come from autodiff (2D convs). (A patch-matrix dkernel
+  won 1.3-2x for C_out >= 32 while XLA:CPU ran 2D convs on YNNPACK; on
+  Eigen's convs (`cpu_compile`) autodiff is as fast or faster: r3d_18's stem
+  2x, its 64 -> 64 convs 1.14x. docs/conv_speed.md.)
   """
   dtype = jnp.result_type(x, kernel)
   acc = _accum_dtype(dtype)
@@ -78,17 +86,3 @@ def _conv2d_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
   if extra_row:
     y = y[:, :out[1]]
   return y.reshape(batch, *out, kernel.shape[-1]).astype(dtype)
-
-
-def dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads,
-                 groups: int) -> Array:
-  """Dense or grouped conv of any kernel size, as 2D convs per temporal tap.
-
-  x [B, T, H, W, C_in], kernel [kt, kh, kw, C_in/groups, C_out] ->
-  [B, T', H', W', C_out]; `strides`, `padding`, `groups` are static.
-  dx and dkernel come from autodiff (2D convs). (A patch-matrix dkernel
-  won 1.3-2x for C_out >= 32 while XLA:CPU ran 2D convs on YNNPACK; on
-  Eigen's convs (`cpu_compile`) autodiff is as fast or faster: r3d_18's stem
-  2x, its 64 -> 64 convs 1.14x. docs/conv_speed.md.)
-  """
-  return _conv2d_sum(x, kernel, strides, padding, groups)
