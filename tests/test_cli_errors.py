@@ -23,10 +23,11 @@ TINY = ("--config=configs/csn.py", "--config.dataset.variant=tiny",
         "--config.train.num_steps=1", "--config.train.warmup_steps=0")
 
 
-def _main(*flags: str) -> subprocess.CompletedProcess:
+def _main(*flags: str, env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess:
   return subprocess.run([sys.executable, "-m", "video_flax.main", *flags],
                         cwd=REPO_ROOT, capture_output=True, text=True,
-                        timeout=300)
+                        timeout=300, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,21 @@ def test_bad_runs_end_in_one_line_before_training(prepared, tmp_path, index):
   lines = proc.stderr.strip().splitlines()
   assert proc.returncode == errors.USAGE_EXIT, proc.stderr
   assert len(lines) == 1 and needle in lines[0], proc.stderr
+  assert not os.path.exists(workdir)
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("VIDEO_FLAX_CPU_CONVS", "mkl"), ("VIDEO_FLAX_CONV_FORM", "fastest")])
+def test_bad_environment_choice_ends_before_any_compute(tmp_path, variable,
+                                                        value):
+  """Not after the synthetic set is generated (the first jit used to find
+  it): one line, no workdir."""
+  workdir = str(tmp_path / "workdir")
+  proc = _main("--config=configs/csn.py", f"--workdir={workdir}",
+               env={variable: value})
+  lines = proc.stderr.strip().splitlines()
+  assert proc.returncode == errors.USAGE_EXIT, proc.stderr
+  assert len(lines) == 1 and repr(value) in lines[0], proc.stderr
   assert not os.path.exists(workdir)
 
 

@@ -17,6 +17,7 @@ from jax import lax
 
 from conftest import run_python
 from video_flax.models import conv_forms
+from video_flax.models import dense_conv_forms
 from video_flax.models import layers
 
 _DN = ("NTHWC", "THWIO", "NTHWC")
@@ -111,9 +112,13 @@ DENSE_CASES = [
     ((2, 5, 6, 7, 6), (1, 1, 1), 4, (1, 2, 2), ((0, 1), (1, 0), (0, 0)), 1),
     ((2, 4, 6, 6, 8), (3, 3, 3), 8, (1, 1, 1), None, 4),
     ((2, 5, 7, 7, 8), (3, 3, 3), 16, (2, 2, 2), None, 2),
-    # C_out >= 32: dkernel from the patch matrix instead of autodiff
     ((2, 4, 6, 5, 3), (3, 3, 3), 32, (1, 1, 1), None, 1),
     ((1, 5, 7, 9, 4), (3, 5, 5), 32, (2, 2, 2), _ASYM, 1),
+    # > 4 input channels, (H, W) stride 1: dkernel from _dkernel_swapped
+    ((2, 5, 7, 6, 8), (3, 3, 3), 8, (1, 1, 1), None, 1),
+    ((2, 7, 6, 5, 6), (3, 3, 3), 12, (2, 1, 1), None, 1),
+    ((1, 5, 7, 8, 6), (3, 5, 3), 5, (1, 1, 1), ((2, 0), (0, 4), (2, 1)), 1),
+    ((2, 4, 6, 6, 8), (1, 3, 3), 16, (1, 1, 1), ((0, 0), (1, 1), (1, 1)), 1),
     pytest.param((2, 4, 8, 8, 4), (3, 3, 3), 6, (2, 2, 2), None, 1,
                  marks=_SLOW),
     pytest.param((2, 4, 8, 8, 3), (3, 7, 7), 8, (1, 2, 2),
@@ -131,6 +136,25 @@ DENSE_CASES = [
     pytest.param((1, 3, 6, 6, 4), (1, 3, 3), 32, (1, 1, 1),
                  ((0, 0), (-1, 2), (0, 0)), 1, marks=_SLOW),
 ]
+
+
+def test_swapped_dkernel_cases_take_that_form(form, monkeypatch):
+  """The DENSE_CASES marked for `_dkernel_swapped` run it when their
+  gradient is traced; the other default cases do not."""
+  form("fast")
+  traced = []
+  swapped = dense_conv_forms._dkernel_swapped  # pylint: disable=protected-access
+  monkeypatch.setattr(dense_conv_forms, "_dkernel_swapped",
+                      lambda x, *args: traced.append(x.shape) or swapped(
+                          x, *args))
+  for x_shape, kernel_size, c_out, strides, padding, groups in (
+      case for case in DENSE_CASES if not hasattr(case, "marks")):
+    kernel = jnp.ones((*kernel_size, x_shape[-1] // groups, c_out))
+    _grad_jaxpr(lambda x, k: layers.conv3d(  # noqa: E731
+        x, k, strides, padding, groups),  # pylint: disable=cell-var-from-loop
+                jnp.ones(x_shape), kernel)
+  assert traced == [(2, 5, 7, 6, 8), (2, 7, 6, 5, 6), (1, 5, 7, 8, 6),
+                    (2, 4, 6, 6, 8)]
 
 
 @pytest.mark.parametrize("x_shape,kernel_size,c_out,strides,padding,groups",
@@ -237,12 +261,13 @@ rng = np.random.default_rng(0)
 x = jax.device_put(jnp.asarray(rng.standard_normal((8, 4, 6, 6, 4)),
                                jnp.float32), NamedSharding(mesh, P("data")))
 kernels = [jnp.asarray(rng.standard_normal(s), jnp.float32)
-           for s in ((3, 3, 3, 1, 4), (3, 3, 3, 4, 32))]
+           for s in ((3, 3, 3, 1, 4), (3, 3, 3, 4, 32), (3, 3, 3, 32, 8))]
 
-def grads(x, k1, k2):
-  loss = lambda x, k1, k2: jnp.sum(
-      layers.conv3d(layers.depthwise_conv3d(x, k1, (1, 2, 2)), k2) ** 2)
-  return jax.grad(loss, argnums=(0, 1, 2))(x, k1, k2)
+def grads(x, k1, k2, k3):
+  # k3: > 4 input channels, dkernel from dense_conv_forms._dkernel_swapped
+  loss = lambda x, k1, k2, k3: jnp.sum(layers.conv3d(layers.conv3d(
+      layers.depthwise_conv3d(x, k1, (1, 2, 2)), k2), k3) ** 2)
+  return jax.grad(loss, argnums=(0, 1, 2, 3))(x, k1, k2, k3)
 
 conv_forms.FORM = "fast"
 fast = jax.jit(grads)
@@ -260,8 +285,9 @@ print("all-gathers", hlo.count("all-gather("))
 def test_sharded_batch_stays_sharded():
   """On 8 devices with the batch sharded: same gradients, no all-gather.
 
-  The dkernel loops slice blocks of frames, never the batch, so each device
-  works on its own clips (slicing the batch would gather it everywhere).
+  The dkernel loops slice blocks of frames, never the batch, and the swapped
+  dkernel's transposes keep the batch axis whole, so each device works on
+  its own clips (slicing the batch would gather it everywhere).
   """
   result = run_python(_SHARDED_CHECK, devices=8, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]

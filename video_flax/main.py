@@ -48,6 +48,12 @@ def main(argv: list[str]) -> None:
   from video_flax import metrics_logging  # pylint: disable=g-import-not-at-top
   metrics_logging.quiet_absl_logging()
   import jax  # pylint: disable=g-import-not-at-top
+  from video_flax.models import conv_forms, cpu_compile  # pylint: disable=g-import-not-at-top
+  try:  # the environment's choices, before any compute
+    conv_forms.chosen_form()
+    cpu_compile.choice()
+  except ValueError as e:
+    raise errors.UsageError(str(e)) from e
   if _MULTIHOST.value:
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                                num_processes=_NUM_PROCESSES.value,

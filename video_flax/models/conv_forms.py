@@ -46,16 +46,23 @@ FORM: str | None = None
 _FORMS = ("auto", "fast", "reference")
 
 
+def chosen_form() -> str:
+  """`FORM`, else `VIDEO_FLAX_CONV_FORM` (default auto); a ValueError naming
+  a bad one. Reads no backend."""
+  value = FORM if FORM is not None else os.environ.get(
+      "VIDEO_FLAX_CONV_FORM", "auto")
+  if value not in _FORMS:
+    raise ValueError(f"conv form {value!r} (from conv_forms.FORM or "
+                     f"VIDEO_FLAX_CONV_FORM) is not one of {_FORMS}")
+  return value
+
+
 def fast_forms_enabled() -> bool:
   """True when convs should use the fast forms of this module."""
-  form = FORM if FORM is not None else os.environ.get(
-      "VIDEO_FLAX_CONV_FORM", "auto")
-  if form not in _FORMS:
-    raise ValueError(f"conv form {form!r} (from conv_forms.FORM or "
-                     f"VIDEO_FLAX_CONV_FORM) is not one of {_FORMS}")
-  if form == "auto":
+  value = chosen_form()
+  if value == "auto":
     return jax.default_backend() == "cpu"
-  return form == "fast"
+  return value == "fast"
 
 
 def output_size(size: int, k: int, stride: int, pad: tuple[int, int]) -> int:

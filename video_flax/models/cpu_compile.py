@@ -47,13 +47,19 @@ def _accepted(option: str, value: str) -> bool:
   return True
 
 
+def choice() -> str:
+  """`VIDEO_FLAX_CPU_CONVS` (default eigen); a ValueError naming a bad one.
+  Reads no backend (entry points check it before multi-host setup)."""
+  value = os.environ.get("VIDEO_FLAX_CPU_CONVS", "eigen")
+  if value not in _CHOICES:
+    raise ValueError(f"VIDEO_FLAX_CPU_CONVS={value!r} is not one of "
+                     f"{_CHOICES}")
+  return value
+
+
 def compiler_options() -> dict[str, str] | None:
   """The options `jit` adds on this process's default backend, or None."""
-  choice = os.environ.get("VIDEO_FLAX_CPU_CONVS", "eigen")
-  if choice not in _CHOICES:
-    raise ValueError(f"VIDEO_FLAX_CPU_CONVS={choice!r} is not one of "
-                     f"{_CHOICES}")
-  if (choice == "xla" or jax.default_backend() != "cpu"
+  if (choice() == "xla" or jax.default_backend() != "cpu"
       or OPTION in os.environ.get("XLA_FLAGS", "")):
     return None
   return {OPTION: NO_CONVS} if _accepted(OPTION, NO_CONVS) else None

@@ -6,6 +6,9 @@ they run and why).
 """
 from __future__ import annotations
 
+import functools
+
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -57,11 +60,20 @@ def dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads,
   generic loop, so T is folded into the batch. H, W padding stays inside the
   2D convs (a pre-padded VALID stride-1 2D conv is ~4x slower): an all-zero
   padding gets one extra row, cropped off.
-  dx and dkernel come from autodiff (2D convs). (A patch-matrix dkernel
-  won 1.3-2x for C_out >= 32 while XLA:CPU ran 2D convs on YNNPACK; on
-  Eigen's convs (`cpu_compile`) autodiff is as fast or faster: r3d_18's stem
-  2x, its 64 -> 64 convs 1.14x. docs/conv_speed.md.)
+  dx comes from autodiff (2D convs); dkernel too, or where `_swap_dkernel`
+  says so from `_dkernel_swapped`. (A patch-matrix dkernel won 1.3-2x for
+  C_out >= 32 while XLA:CPU ran 2D convs on YNNPACK; on Eigen's convs
+  (`cpu_compile`) autodiff was as fast or faster: r3d_18's stem 2x, its
+  64 -> 64 convs 1.14x. docs/conv_speed.md.)
   """
+  if _swap_dkernel(kernel.shape, strides, padding, groups):
+    return _conv_swapped_dkernel(x, kernel, strides, padding)
+  return _conv2d_sum(x, kernel, strides, padding, groups)
+
+
+def _conv2d_sum(x: Array, kernel: Array, strides: Ints, padding: Pads,
+                groups: int) -> Array:
+  """`dense_conv3d`'s forward (differentiable by autodiff)."""
   dtype = jnp.result_type(x, kernel)
   acc = _accum_dtype(dtype)
   out = _geometry(x.shape, kernel.shape[:3], strides, padding)
@@ -86,3 +98,98 @@ def dense_conv3d(x: Array, kernel: Array, strides: Ints, padding: Pads,
   if extra_row:
     y = y[:, :out[1]]
   return y.reshape(batch, *out, kernel.shape[-1]).astype(dtype)
+
+
+# dkernel: XLA writes the filter gradient of a 2D conv as a conv whose input
+# is x transposed to [C_in, H, W, N] (N = clips x frames, contracted), one
+# transpose per temporal tap, with x's producer (BN, ReLU) fused in: r3d_18
+# b4 spent 1.9 s of its 8.2 s train step in the 12 of them at 16x56^2 x 64.
+# Swapped roles, dy [O, H, W, N] as the 2D conv's input and each tap of x
+# [H, W, N, C_in] as its kernel, leave x a cheap transpose (C_in stays
+# minor) and dy one per conv (`_channels_major`). r3d_18 and mc3_18 train
+# steps b4 1.17x, r2plus1d_18 and s3d unchanged (docs/conv_speed.md).
+# Strided (H, W) convs, negative or >= k pads, and the stacked-taps stems
+# keep autodiff.
+
+
+def _swap_dkernel(kernel_shape: Ints, strides: Ints, padding: Pads,
+                  groups: int) -> bool:
+  """Whether `_dkernel_swapped` computes dkernel (see the comment above)."""
+  kh, kw, c_in = kernel_shape[1:4]
+  return (groups == 1 and strides[1:] == (1, 1) and c_in > _FOLD_TAPS_MAX_IN
+          and all(0 <= lo < k and 0 <= hi < k for (lo, hi), k
+                  in zip(padding[1:], (kh, kw))))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_swapped_dkernel(x: Array, kernel: Array, strides: Ints,
+                          padding: Pads) -> Array:
+  return _conv2d_sum(x, kernel, strides, padding, 1)
+
+
+def _swapped_forward(x: Array, kernel: Array, strides: Ints, padding: Pads
+                     ) -> tuple[Array, tuple[Array, Array]]:
+  return _conv2d_sum(x, kernel, strides, padding, 1), (x, kernel)
+
+
+def _swapped_backward(strides: Ints, padding: Pads,
+                      residuals: tuple[Array, Array], dy: Array
+                      ) -> tuple[Array, Array]:
+  x, kernel = residuals
+  _, dx_of = jax.vjp(
+      lambda x: _conv2d_sum(x, kernel, strides, padding, 1), x)
+  (dx,) = dx_of(dy)
+  dk = _dkernel_swapped(x, dy, kernel.shape, strides[0], padding)
+  return dx, dk.astype(kernel.dtype)
+
+
+_conv_swapped_dkernel.defvjp(_swapped_forward, _swapped_backward)
+
+
+def _dkernel_swapped(x: Array, dy: Array, kernel_shape: Ints, stride_t: int,
+                     padding: Pads) -> Array:
+  """dkernel of a (H, W)-stride-1 dense conv with dy as a 2D conv's input.
+
+  x [B, T, H, W, C_in], dy [B, T', H', W', C_out] -> [kt, kh, kw, C_in,
+  C_out] in the accumulation dtype. Per tap a, over the frames n it
+  multiplies: out[o, u, v, c] = sum_{n,h,w} dy_pad[n, h + u, w + v, o] *
+  x_a[n, h, w, c], dy padded by (k - 1 - lo, k - 1 - hi) on H and W, is
+  dkernel[a, kh - 1 - u, kw - 1 - v, c, o] (flipped).
+  """
+  kt, kh, kw, c_in = kernel_shape[:4]
+  acc = _accum_dtype(jnp.result_type(x, dy))
+  num_frames = dy.shape[1]
+  xp = _pad_spatial(x, (padding[0], (0, 0), (0, 0)))
+  n = dy.shape[0] * num_frames
+  dy_t = _channels_major(dy.astype(acc))
+  pads = [(k - 1 - lo, k - 1 - hi)
+          for (lo, hi), k in zip(padding[1:], (kh, kw))]
+  taps = []
+  for a in range(kt):
+    frames = lax.slice_in_dim(xp, a, a + (num_frames - 1) * stride_t + 1,
+                              stride_t, axis=1)
+    x_a = jnp.transpose(frames.astype(acc), (2, 3, 0, 1, 4)).reshape(
+        *x.shape[2:4], n, c_in)
+    out = lax.conv_general_dilated(dy_t, x_a, (1, 1), pads,
+                                   dimension_numbers=_DN_2D)  # [O, kh, kw, C]
+    taps.append(jnp.transpose(out[:, ::-1, ::-1], (1, 2, 3, 0)))
+  return jnp.stack(taps)
+
+
+def _channels_major(dy: Array) -> Array:
+  """dy [B, T, H, W, O] -> [O, H, W, B * T], as an identity dot, then a
+  transpose within each channel.
+
+  A plain transpose is as fast as a copy, but XLA fuses dy's producer (BN's
+  backward: 2-3 tensors) into it and then reads all of them in transposed
+  order (r3d_18 b4, 16x56^2 x 64: 214 ms against 55 ms this way). A dot
+  cannot take that fusion, and it writes [O, B * T * H * W] in order. (A
+  non-finite dy spreads to every channel of its position: the gradient is
+  non-finite either way.)
+  """
+  c_out = dy.shape[-1]
+  n, area = dy.shape[0] * dy.shape[1], dy.shape[2] * dy.shape[3]
+  by_channel = lax.dot_general(jnp.eye(c_out, dtype=dy.dtype),
+                               dy.reshape(-1, c_out), (((1,), (1,)), ((), ())))
+  return jnp.transpose(by_channel.reshape(c_out, n, area), (0, 2, 1)).reshape(
+      c_out, *dy.shape[2:4], n)
