@@ -9,6 +9,7 @@ the grid.
 """
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -173,6 +174,63 @@ def _grad_jaxpr(conv, x, kernel) -> str:
   return str(jax.make_jaxpr(jax.grad(loss, argnums=(0, 1)))(x, kernel))
 
 
+POOL_CASES = [
+    # x shape,         window,    strides,   padding
+    ((2, 6, 9, 8, 3), (3, 3, 3), (1, 1, 1), None),  # Inception's branch pool
+    ((1, 8, 14, 14, 4), (1, 3, 3), (1, 2, 2), None),  # ResNet / CSN stem
+    ((1, 8, 14, 15, 4), (3, 3, 3), (2, 2, 2), _ASYM),  # TF "SAME" at stride 2
+    ((1, 8, 14, 14, 4), (2, 2, 2), (2, 2, 2), ((0, 0),) * 3),
+    ((1, 7, 9, 9, 2), (2, 7, 7), (1, 2, 3), ((1, 0), (3, 3), (2, 2))),
+]
+
+
+@pytest.mark.parametrize("x_shape,window,strides,padding", POOL_CASES)
+def test_max_pool_matches_reduce_window(form, x_shape, window, strides,
+                                        padding):
+  """Values and gradients of the fast max pool equal `nn.max_pool`'s (JAX's
+  reduce_window and its select-and-scatter gradient), under jit; the fast
+  form has no reduce_window."""
+  form("fast")
+  rng = np.random.default_rng(sum(x_shape))
+  x = jnp.asarray(rng.standard_normal(x_shape), jnp.float32)
+  pads = padding or tuple(layers.symmetric_padding(window))
+  want_y, want_vjp = jax.vjp(lambda x: nn.max_pool(x, window, strides, pads),
+                             x)
+  dy = jnp.asarray(rng.standard_normal(want_y.shape), jnp.float32)
+  pool = lambda x: layers.max_pool3d(x, window, strides, padding)  # noqa: E731
+  got_y, got_dx = jax.jit(lambda x, dy: (
+      pool(x), jax.vjp(pool, x)[1](dy)[0]))(x, dy)
+  np.testing.assert_array_equal(np.asarray(got_y), np.asarray(want_y))
+  np.testing.assert_array_equal(np.asarray(got_dx),
+                                np.asarray(want_vjp(dy)[0]))
+  assert "reduce_window" not in str(jax.make_jaxpr(jax.grad(
+      lambda x: jnp.sum(pool(x))))(x))
+
+
+def test_max_pool_edge_cases(form):
+  """Negative pads crop (as cropping first would); NaN wins its windows;
+  tied maxima pass each window's gradient to one input (the first)."""
+  form("fast")
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal((1, 5, 9, 8, 2)), jnp.float32)
+  cropped = lambda x: nn.max_pool(  # noqa: E731
+      x[:, :, 1:], (1, 3, 3), (1, 2, 2), ((0, 0), (0, 1), (1, 1)))
+  pool = lambda x: layers.max_pool3d(  # noqa: E731
+      x, (1, 3, 3), (1, 2, 2), ((0, 0), (-1, 1), (1, 1)))
+  np.testing.assert_array_equal(np.asarray(pool(x)), np.asarray(cropped(x)))
+  np.testing.assert_array_equal(
+      np.asarray(jax.grad(lambda x: jnp.sum(jnp.sin(pool(x))))(x)),
+      np.asarray(jax.grad(lambda x: jnp.sum(jnp.sin(cropped(x))))(x)))
+  y = layers.max_pool3d(x.at[0, 2, 4, 4, 1].set(jnp.nan), (3, 3, 3),
+                        (1, 1, 1))
+  assert int(jnp.isnan(y).sum()) == 27 and bool(jnp.isnan(y[0, 2, 4, 4, 1]))
+  ties = jnp.zeros((1, 3, 4, 4, 1))
+  dx = jax.grad(lambda x: jnp.sum(layers.max_pool3d(
+      x, (1, 2, 2), (1, 2, 2), ((0, 0),) * 3)))(ties)
+  assert float(dx.sum()) == 12 and set(np.unique(np.asarray(dx))) == {0, 1}
+  assert float(dx[0, 0, 0, 0, 0]) == 1  # the first of its window
+
+
 def test_form_switch_selects_forms(form):
   """Fast: no 3D lax conv (no conv at all for depthwise, 1x1x1); else lax."""
   x = jnp.ones((2, 4, 6, 6, 8))
@@ -266,7 +324,8 @@ kernels = [jnp.asarray(rng.standard_normal(s), jnp.float32)
 def grads(x, k1, k2, k3):
   # k3: > 4 input channels, dkernel from dense_conv_forms._dkernel_swapped
   loss = lambda x, k1, k2, k3: jnp.sum(layers.conv3d(layers.conv3d(
-      layers.depthwise_conv3d(x, k1, (1, 2, 2)), k2), k3) ** 2)
+      layers.max_pool3d(layers.depthwise_conv3d(x, k1, (1, 2, 2)),
+                        (3, 3, 3), (1, 1, 1)), k2), k3) ** 2)
   return jax.grad(loss, argnums=(0, 1, 2, 3))(x, k1, k2, k3)
 
 conv_forms.FORM = "fast"
@@ -286,8 +345,9 @@ def test_sharded_batch_stays_sharded():
   """On 8 devices with the batch sharded: same gradients, no all-gather.
 
   The dkernel loops slice blocks of frames, never the batch, and the swapped
-  dkernel's transposes keep the batch axis whole, so each device works on
-  its own clips (slicing the batch would gather it everywhere).
+  dkernel's transposes and the max pool's taps keep the batch axis whole,
+  so each device works on its own clips (slicing the batch would gather it
+  everywhere).
   """
   result = run_python(_SHARDED_CHECK, devices=8, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]

@@ -11,8 +11,10 @@ The forms here rewrite each conv in those terms:
   kernel kt x 1 x 1 (1x1x1 included): one dot per temporal tap;
   any other kernel, grouped or not (dense_conv_forms.py): 2D convs per
     temporal tap, T folded into the batch (for inputs of <= 4 channels the
-    taps stacked on the channel axis, one 2D conv), autodiff for both
-    gradients. The library compiles these 2D convs with Eigen rather than
+    taps stacked on the channel axis, one 2D conv), autodiff for dx, and
+    for dkernel too except where `_dkernel_swapped` runs it.
+And max pooling (pool_forms.py): a max over shifted slices that records
+the winning tap, its gradient routed to the winners by the same form. The library compiles these 2D convs with Eigen rather than
     YNNPACK (`cpu_compile.py`: 2x here).
 
 Measurements behind each choice: docs/conv_speed.md. GPU and TPU keep

@@ -24,6 +24,7 @@ from jax import lax
 
 from video_flax.models import conv_forms
 from video_flax.models import dense_conv_forms
+from video_flax.models import pool_forms
 
 Array = jax.Array
 Padding = Sequence[tuple[int, int]]
@@ -163,10 +164,16 @@ def batch_norm(train: bool, *, epsilon: float = 1e-3, momentum: float = 0.9,
 
 def max_pool3d(x: Array, window: Sequence[int], strides: Sequence[int],
                padding: Padding | None = None) -> Array:
-  """Max pooling over (T, H, W) of [B, T, H, W, C]; symmetric padding."""
+  """Max pooling over (T, H, W) of [B, T, H, W, C]; symmetric padding
+  when None. On CPU the fast form of `pool_forms` (same values, gradients
+  to the first max of each window), elsewhere `nn.max_pool`."""
   if padding is None:
     padding = symmetric_padding(window)
-  return nn.max_pool(x, tuple(window), tuple(strides), tuple(padding))
+  window, strides = tuple(int(k) for k in window), tuple(int(s) for s in strides)
+  padding = tuple((int(lo), int(hi)) for lo, hi in padding)
+  if conv_forms.fast_forms_enabled():
+    return pool_forms.max_pool3d(x, window, strides, padding)
+  return nn.max_pool(x, window, strides, padding)
 
 
 # Logical names of a clip activation's axes; video_flax/sharding.py maps
