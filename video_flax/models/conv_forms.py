@@ -12,10 +12,12 @@ The forms here rewrite each conv in those terms:
   any other kernel, grouped or not (dense_conv_forms.py): 2D convs per
     temporal tap, T folded into the batch (for inputs of <= 4 channels the
     taps stacked on the channel axis, one 2D conv), autodiff for dx, and
-    for dkernel too except where `_dkernel_swapped` runs it.
-And max pooling (pool_forms.py): a max over shifted slices that records
-the winning tap, its gradient routed to the winners by the same form. The library compiles these 2D convs with Eigen rather than
-    YNNPACK (`cpu_compile.py`: 2x here).
+    for dkernel too except where `_dkernel_swapped` runs it. The library
+    compiles these 2D convs with Eigen rather than YNNPACK
+    (`cpu_compile.py`: 2x here).
+Max pooling has a fast form too (pool_forms.py): a max over shifted slices
+that records the winning tap, its gradient routed to the winners by the
+depthwise dx's shifted-slice form.
 
 Measurements behind each choice: docs/conv_speed.md. GPU and TPU keep
 `lax.conv_general_dilated` (cuDNN / the TPU conv unit are good at it).

@@ -169,7 +169,8 @@ def max_pool3d(x: Array, window: Sequence[int], strides: Sequence[int],
   to the first max of each window), elsewhere `nn.max_pool`."""
   if padding is None:
     padding = symmetric_padding(window)
-  window, strides = tuple(int(k) for k in window), tuple(int(s) for s in strides)
+  window = tuple(int(k) for k in window)
+  strides = tuple(int(s) for s in strides)
   padding = tuple((int(lo), int(hi)) for lo, hi in padding)
   if conv_forms.fast_forms_enabled():
     return pool_forms.max_pool3d(x, window, strides, padding)
