@@ -66,21 +66,20 @@ def test_profile_step_sums_thunks_by_kind(tmp_path):
   """The per-thunk table: runtime and Python spans left out, `.N` suffixes
   folded into kinds; on a real step the trace has XLA:CPU's thunks."""
   from benchmarks import jax_side  # pylint: disable=g-import-not-at-top
-  # profile_step's CLI flags would clash with other modules' in this process.
-  from benchmarks import thunk_profile  # pylint: disable=g-import-not-at-top
+  from benchmarks import profile_step  # pylint: disable=g-import-not-at-top
   events = [{"ph": "X", "name": "transpose_copy_fusion.3", "dur": 2000},
             {"ph": "X", "name": "transpose_copy_fusion", "dur": 1000},
             {"ph": "X", "name": "$api.py:2479 block_until_ready", "dur": 5},
             {"ph": "X", "name": "ThunkExecutor::Execute", "dur": 9},
             {"ph": "X", "name": "end: transpose_copy_fusion", "dur": 1},
             {"ph": "i", "name": "dot.1"}]
-  times = thunk_profile.thunk_times(events)
+  times = profile_step.thunk_times(events)
   assert times == {"transpose_copy_fusion.3": 2.0,
                    "transpose_copy_fusion": 1.0}
-  assert thunk_profile.by_kind(times) == {"transpose_copy_fusion": (3.0, 2)}
+  assert profile_step.by_kind(times) == {"transpose_copy_fusion": (3.0, 2)}
   run = jax_side.setup("ir_csn_tiny", (2, 16, 16), 1, "float32", "train")
-  times, wall = thunk_profile.profile(run, str(tmp_path))
-  assert wall > 0 and {"dot", "ynn_fusion"} & set(thunk_profile.by_kind(times))
+  times, wall = profile_step.profile(run, str(tmp_path))
+  assert wall > 0 and {"dot", "ynn_fusion"} & set(profile_step.by_kind(times))
   cli = subprocess.run(
       [sys.executable, "-m", "benchmarks.profile_step", "--model=ir_csn_tiny",
        "--shape=2,16,16", "--top=3"], cwd=REPO, capture_output=True,
