@@ -31,14 +31,21 @@ def _split_groups(x: Array, groups: int) -> list[Array]:
 _FOLD_TAPS_MAX_IN = 4
 
 
+def _temporal_taps(xp: Array, kt: int, stride: int, num_frames: int
+                   ) -> list[Array]:
+  """The kt slices [B, T', H, W, C] of T-padded xp that the temporal taps of
+  a stride-`stride` conv with T' = num_frames outputs multiply."""
+  return [lax.slice_in_dim(xp, a, a + (num_frames - 1) * stride + 1, stride,
+                           axis=1) for a in range(kt)]
+
+
 def _temporal_terms(xp: Array, kernel: Array, stride: int, num_frames: int,
                     groups: int) -> list[tuple[Array, Array]]:
   """(frames [B*T', H, W, C'], kernel [kh, kw, C'/groups, C_out]) pairs whose
   2D convs sum to the 3D conv: one per temporal tap, or for narrow inputs
   (`_FOLD_TAPS_MAX_IN`) one with the taps stacked on the channel axis."""
   batch, kt, c_in = xp.shape[0], kernel.shape[0], xp.shape[-1]
-  taps = [lax.slice_in_dim(xp, a, a + (num_frames - 1) * stride + 1, stride,
-                           axis=1) for a in range(kt)]
+  taps = _temporal_taps(xp, kt, stride, num_frames)
   if groups == 1 and kt > 1 and c_in <= _FOLD_TAPS_MAX_IN:
     stacked = jnp.concatenate(taps, axis=-1)  # channels ordered (a, c)
     folded = jnp.transpose(kernel, (1, 2, 0, 3, 4)).reshape(
@@ -165,9 +172,7 @@ def _dkernel_swapped(x: Array, dy: Array, kernel_shape: Ints, stride_t: int,
   pads = [(k - 1 - lo, k - 1 - hi)
           for (lo, hi), k in zip(padding[1:], (kh, kw))]
   taps = []
-  for a in range(kt):
-    frames = lax.slice_in_dim(xp, a, a + (num_frames - 1) * stride_t + 1,
-                              stride_t, axis=1)
+  for frames in _temporal_taps(xp, kt, stride_t, num_frames):
     x_a = jnp.transpose(frames.astype(acc), (2, 3, 0, 1, 4)).reshape(
         *x.shape[2:4], n, c_in)
     out = lax.conv_general_dilated(dy_t, x_a, (1, 1), pads,

@@ -19,6 +19,7 @@ Padded positions are -inf and never win; a NaN in a window wins it (as in
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -49,10 +50,10 @@ def _max_and_winner(x: Array, window: Ints, strides: Ints, padding: Pads
   out = _geometry(x.shape, window, strides, padding)
   config = [(0, 0, 0), *((lo, hi, 0) for lo, hi in padding), (0, 0, 0)]
   xp = lax.pad(x, jnp.array(-jnp.inf, x.dtype), config)
-  winner_dtype = _winner_dtype(len(_taps_numbers(window)))
+  winner_dtype = _winner_dtype(math.prod(window))
   y, winner = None, None
-  for number, (_, part) in zip(_taps_numbers(window),
-                               _taps(xp, window, strides, out)):
+  for number, (_, part) in enumerate(_taps(xp, window, strides, out),
+                                     start=1):
     if y is None:
       y, winner = part, jnp.full(part.shape, number, winner_dtype)
       continue
@@ -60,11 +61,6 @@ def _max_and_winner(x: Array, window: Ints, strides: Ints, padding: Pads
     y = jnp.where(wins, part, y)
     winner = jnp.where(wins, jnp.asarray(number, winner_dtype), winner)
   return y, winner
-
-
-def _taps_numbers(window: Ints) -> range:
-  """1-based numbers of the window's taps, in `_taps`' order."""
-  return range(1, 1 + window[0] * window[1] * window[2])
 
 
 def _max_pool_forward(x: Array, window: Ints, strides: Ints, padding: Pads
@@ -88,16 +84,15 @@ def _max_pool_backward(window: Ints, strides: Ints, padding: Pads,
   interior = tuple(s - 1 for s in strides)
   dy_d = _pad_spatial(dy, dilated, interior)
   winner_d = _pad_spatial(winner, dilated, interior)  # 0: no window there
-  num_taps = window[0] * window[1] * window[2]
   dx = None
-  # Tap (a, b, c) of the dilated dy is the window's tap (ka-1-a, ...): its
-  # number counts down from num_taps in the same order.
-  for (_, dy_part), (_, won) in zip(
+  # Tap i (0-based, `_taps`' order) of the dilated dy is the window's tap
+  # (ka-1-a, ...), which is number prod(window) - i: they count down.
+  for i, ((_, dy_part), (_, won)) in enumerate(zip(
       _taps(dy_d, window, (1, 1, 1), x_shape[1:4]),
-      _taps(winner_d, window, (1, 1, 1), x_shape[1:4])):
-    term = jnp.where(won == num_taps, dy_part, jnp.zeros((), dy.dtype))
+      _taps(winner_d, window, (1, 1, 1), x_shape[1:4]))):
+    term = jnp.where(won == math.prod(window) - i, dy_part,
+                     jnp.zeros((), dy.dtype))
     dx = term if dx is None else dx + term
-    num_taps -= 1
   return (dx.astype(token.dtype),)
 
 
