@@ -1,14 +1,18 @@
 """Per-layer side by side: video_flax's conv3d against torch's nn.Conv3d.
 
   python -m benchmarks.layers [--batch 1] [--rounds 3] [--cases r3d_conv2,...]
+                             [--dtype bfloat16]
 
-The convs of r3d_18 at 16x112x112 and the depthwise / 1x1x1 pair of
+The convs of r3d_18 at 16x112x112 (and mc3_18's and r2plus1d_18's that
+differ from them) and the depthwise / 1x1x1 pair of
 ir-CSN-152 at 32x224x224, each timed forward and forward+backward
 (gradients wrt input and kernel) in both frameworks, interleaved call by
 call, best of `--rounds`; GFLOP/s from MACs (2x forward, 6x fwd+bwd) and
 as % of the matmul roofline measured in the same run (the faster
 framework's 2048^3 f32 matmul). Shows which layers hold a model back, and
-what a FLOP costs in a depthwise conv against a 1x1x1 one.
+what a FLOP costs in a depthwise conv against a 1x1x1 one. With `--dtype
+bfloat16` ours runs on bf16 inputs and kernel, torch under autocast (as in
+the suite) and the roofline is the faster bf16 matmul.
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ from video_flax.models import layers
 _BATCH = flags.DEFINE_integer("batch", 1, "Clips per call.")
 _ROUNDS = flags.DEFINE_integer("rounds", 3, "Timed calls per framework (best).")
 _CASES = flags.DEFINE_list("cases", [], "Case names (default: all).")
+_DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"],
+                           "Compute dtype (torch: autocast).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +72,15 @@ CASES = (
     Conv("r3d_conv4", (4, 14, 14), 256, 256),
     Conv("r3d_conv5_1", (4, 14, 14), 256, 512, strides=S2),
     Conv("r3d_conv5", (2, 7, 7), 512, 512),
+    # mc3_18: 1x3x3 convs from conv3 on, T kept at 16.
+    Conv("mc3_conv3", (16, 28, 28), 128, 128, (1, 3, 3)),
+    Conv("mc3_conv4", (16, 14, 14), 256, 256, (1, 3, 3)),
+    Conv("mc3_conv5", (16, 7, 7), 512, 512, (1, 3, 3)),
+    # r2plus1d_18's conv2 pair (144 mid channels) and its widest one.
+    Conv("r21d_conv2_s", (16, 56, 56), 64, 144, (1, 3, 3)),
+    Conv("r21d_conv2_t", (16, 56, 56), 144, 64, (3, 1, 1)),
+    Conv("r21d_conv5_s", (2, 7, 7), 512, 1152, (1, 3, 3)),
+    Conv("r21d_conv5_t", (2, 7, 7), 1152, 512, (3, 1, 1)),
     Conv("csn_dw_64", (32, 56, 56), 64, 64, groups=64),
     Conv("csn_pw_256_64", (32, 56, 56), 256, 64, (1, 1, 1)),
     Conv("csn_dw_256", (8, 14, 14), 256, 256, groups=256),
@@ -73,14 +88,16 @@ CASES = (
 )
 
 
-def _jax_calls(conv: Conv, batch: int) -> dict[str, Callable[[], Any]]:
+def _jax_calls(conv: Conv, batch: int, dtype: str = "float32"
+               ) -> dict[str, Callable[[], Any]]:
   """Forward and forward+backward (dx, dkernel) of layers.conv3d, jitted."""
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.standard_normal((batch, *conv.clip, conv.c_in),
-                                      np.float32))
+                                      np.float32), dtype)
   k = jnp.asarray(rng.standard_normal(
-      (*conv.kernel, conv.c_in // conv.groups, conv.c_out), np.float32) * 0.05)
-  dy = jnp.ones((batch, *conv.out(), conv.c_out), jnp.float32)
+      (*conv.kernel, conv.c_in // conv.groups, conv.c_out), np.float32) * 0.05,
+      dtype)
+  dy = jnp.ones((batch, *conv.out(), conv.c_out), dtype)
 
   def f(x, k):
     return layers.conv3d(x, k, conv.strides, None, conv.groups)
@@ -91,20 +108,23 @@ def _jax_calls(conv: Conv, batch: int) -> dict[str, Callable[[], Any]]:
           "fwd+bwd": lambda: jax.block_until_ready(backward(x, k))}
 
 
-def _torch_calls(conv: Conv, batch: int) -> dict[str, Callable[[], Any]]:
+def _torch_calls(conv: Conv, batch: int, dtype: str = "float32"
+                 ) -> dict[str, Callable[[], Any]]:
   module = torch.nn.Conv3d(conv.c_in, conv.c_out, conv.kernel, conv.strides,
                            tuple((k - 1) // 2 for k in conv.kernel),
                            groups=conv.groups, bias=False)
   x = torch.randn(batch, conv.c_in, *conv.clip, requires_grad=True)
 
   def forward():
-    with torch.inference_mode():
+    with torch.inference_mode(), torch_side.autocast(dtype):
       module(x)
 
   def backward():
     module.zero_grad(set_to_none=True)
     x.grad = None
-    module(x).sum().backward()
+    with torch_side.autocast(dtype):
+      y = module(x)
+    y.float().sum().backward()
   return {"forward": forward, "fwd+bwd": backward}
 
 
@@ -123,11 +143,12 @@ def _best(calls: Sequence[dict[str, Callable[[], Any]]], task: str,
   return best
 
 
-def _roofline(rounds: int) -> float:
-  """GFLOP/s of the faster 2048^3 f32 matmul (both frameworks, this run)."""
+def _roofline(rounds: int, dtype: str = "float32") -> float:
+  """GFLOP/s of the faster 2048^3 matmul in `dtype` (both frameworks, this
+  run)."""
   n = 2048
-  seconds = min(torch_side.roofline("float32", n, rounds),
-                jax_side.roofline("float32", n, rounds))
+  seconds = min(torch_side.roofline(dtype, n, rounds),
+                jax_side.roofline(dtype, n, rounds))
   return 2 * n**3 / seconds / 1e9
 
 
@@ -138,14 +159,16 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError(f"--cases: unknown {unknown}; known: "
                          f"{', '.join(c.name for c in CASES)}")
   torch_side.info()  # sets torch's threads to this process's cores
-  roof = _roofline(_ROUNDS.value)
-  print(f"matmul roofline {roof:.1f} GFLOP/s; batch {_BATCH.value}, f32, "
+  dtype = _DTYPE.value
+  roof = _roofline(_ROUNDS.value, dtype)
+  print(f"matmul roofline {roof:.1f} GFLOP/s; batch {_BATCH.value}, {dtype}, "
         f"best of {_ROUNDS.value}; GFLOP/s (% roof), ours / torch time ratio")
   print("| layer | clip | conv | task | ours ms | torch ms | ours/torch | "
         "ours GFLOP/s | torch GFLOP/s |\n|---|---|---|---|---|---|---|---|---|")
   cases = [c for c in CASES if not _CASES.value or c.name in _CASES.value]
   for conv in cases:
-    calls = [_jax_calls(conv, _BATCH.value), _torch_calls(conv, _BATCH.value)]
+    calls = [_jax_calls(conv, _BATCH.value, dtype),
+             _torch_calls(conv, _BATCH.value, dtype)]
     for task, factor in (("forward", 2), ("fwd+bwd", 6)):
       ours, theirs = _best(calls, task, _ROUNDS.value)
       flop = factor * conv.macs(_BATCH.value) / 1e9

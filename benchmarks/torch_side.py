@@ -36,7 +36,7 @@ def _sync() -> None:
     torch.cuda.synchronize()
 
 
-def _autocast(dtype: str) -> contextlib.AbstractContextManager:
+def autocast(dtype: str) -> contextlib.AbstractContextManager:
   if dtype == "float32":
     return contextlib.nullcontext()
   return torch.autocast(_DEVICE.type, dtype=getattr(torch, dtype))
@@ -79,7 +79,7 @@ def _train_step(net: nn.Module, x: torch.Tensor, dtype: str
 
   def step():
     optimizer.zero_grad(set_to_none=True)
-    with _autocast(dtype):
+    with autocast(dtype):
       logits = net(x)
     loss = nn.functional.cross_entropy(logits.float(), labels)
     loss.backward()
@@ -91,7 +91,7 @@ def _forward(net: nn.Module, x: torch.Tensor, dtype: str) -> Callable[[], Any]:
   net.eval()
 
   def forward():
-    with torch.inference_mode(), _autocast(dtype):
+    with torch.inference_mode(), autocast(dtype):
       return net(x)
   return forward
 

@@ -83,6 +83,7 @@ DEPTHWISE_CASES = [
     ((2, 6, 5, 5, 3), (3, 1, 1), (2, 1, 1), None),
     ((1, 6, 7, 8, 2), (3, 5, 5), (1, 2, 1), ((2, 0), (3, 2), (-1, 1))),
     ((1, 3, 3, 17, 2), (1, 3, 3), (1, 1, 1), None),  # W' = 17: unrolled sums
+    ((1, 3, 4, 7, 128), (3, 3, 3), (1, 1, 1), None),  # W' = 7, 128: unrolled
     pytest.param((2, 4, 8, 8, 4), (3, 3, 3), (1, 2, 2), None, marks=_SLOW),
     pytest.param((1, 3, 5, 33, 2), (3, 3, 3), (1, 2, 2), _ASYM, marks=_SLOW),
     pytest.param((2, 3, 4, 4, 6), (3, 3, 3), (1, 1, 1), ((0, 0),) * 3,
@@ -100,6 +101,25 @@ def test_depthwise_matches_grouped_conv(form, x_shape, kernel_size, strides,
   _check_against_reference(
       x_shape, kernel_size, c, strides, padding, c,
       lambda x, k: layers.depthwise_conv3d(x, k, strides, padding))
+
+
+def test_depthwise_unrolled_sums_cases_take_that_form(form, monkeypatch):
+  """The DEPTHWISE_CASES marked "unrolled" sum their kernel gradient's W'
+  as written-out adds when traced; the other default cases reduce."""
+  form("fast")
+  unrolled = []
+  rule = conv_forms._unrolled_width_sums  # pylint: disable=protected-access
+  monkeypatch.setattr(
+      conv_forms, "_unrolled_width_sums",
+      lambda width, channels: rule(width, channels) and (
+          unrolled.append((width, channels)) or True))
+  for x_shape, kernel_size, strides, padding in (
+      case for case in DEPTHWISE_CASES if not hasattr(case, "marks")):
+    kernel = jnp.ones((*kernel_size, 1, x_shape[-1]))
+    _grad_jaxpr(lambda x, k: layers.depthwise_conv3d(  # noqa: E731
+        x, k, strides, padding),  # pylint: disable=cell-var-from-loop
+                jnp.ones(x_shape), kernel)
+  assert sorted(set(unrolled)) == [(7, 128), (17, 2)]
 
 
 DENSE_CASES = [
@@ -120,6 +140,11 @@ DENSE_CASES = [
     ((2, 7, 6, 5, 6), (3, 3, 3), 12, (2, 1, 1), None, 1),
     ((1, 5, 7, 8, 6), (3, 5, 3), 5, (1, 1, 1), ((2, 0), (0, 4), (2, 1)), 1),
     ((2, 4, 6, 6, 8), (1, 3, 3), 16, (1, 1, 1), ((0, 0), (1, 1), (1, 1)), 1),
+    # kt x 1 x 1 on >= 28^2 output frames: one 2D conv (_temporal_as_2d)
+    ((1, 5, 28, 28, 4), (3, 1, 1), 6, (1, 1, 1), None, 1),
+    ((2, 6, 56, 30, 3), (3, 1, 1), 5, (2, 2, 1), ((1, 0), (0, 0), (0, 0)), 1),
+    ((1, 5, 28, 28, 2), (2, 1, 1), 3, (1, 1, 1), ((0, 0),) * 3, 1),
+    ((1, 6, 27, 28, 2), (3, 1, 1), 3, (1, 1, 1), ((-1, 1), (1, 0), (0, 0)), 1),
     pytest.param((2, 4, 8, 8, 4), (3, 3, 3), 6, (2, 2, 2), None, 1,
                  marks=_SLOW),
     pytest.param((2, 4, 8, 8, 3), (3, 7, 7), 8, (1, 2, 2),
@@ -156,6 +181,24 @@ def test_swapped_dkernel_cases_take_that_form(form, monkeypatch):
                 jnp.ones(x_shape), kernel)
   assert traced == [(2, 5, 7, 6, 8), (2, 7, 6, 5, 6), (1, 5, 7, 8, 6),
                     (2, 4, 6, 6, 8)]
+
+
+def test_temporal_2d_cases_take_that_form(form, monkeypatch):
+  """The DENSE_CASES marked for `_temporal_as_2d` run it (their gradients
+  are the dots', checked against lax by test_conv3d_matches_lax_conv); no
+  other default case does."""
+  form("fast")
+  traced = []
+  as_2d = conv_forms._temporal_as_2d  # pylint: disable=protected-access
+  monkeypatch.setattr(conv_forms, "_temporal_as_2d",
+                      lambda x, *args: traced.append(x.shape) or as_2d(
+                          x, *args))
+  for x_shape, kernel_size, c_out, strides, padding, groups in (
+      case for case in DENSE_CASES if not hasattr(case, "marks")):
+    layers.conv3d(jnp.ones(x_shape), jnp.ones(
+        (*kernel_size, x_shape[-1] // groups, c_out)), strides, padding, groups)
+  assert traced == [(1, 5, 28, 28, 4), (2, 6, 56, 30, 3), (1, 5, 28, 28, 2),
+                    (1, 6, 27, 28, 2)]
 
 
 @pytest.mark.parametrize("x_shape,kernel_size,c_out,strides,padding,groups",

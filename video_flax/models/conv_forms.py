@@ -180,8 +180,16 @@ def _sum_over_blocks(xp: Array, dy: Array, kernel_size: Ints, strides: Ints,
   return total
 
 
-# Output widths W' whose per-tap sums are written out as adds (see _tap_sums).
-_UNROLLED_WIDTHS = range(16, 33)
+def _unrolled_width_sums(width: int, channels: int) -> bool:
+  """Whether `_tap_sums` writes each tap's sum over W' (= width) out as adds.
+
+  They run as one fused vectorised loop: ~2x faster than the variadic
+  reduce for 16 <= W' <= 32, and for 4 <= W' < 16 with >= 128 channels
+  (ir-CSN's 14^2 and 7^2 stages: 2.9x and 4.9x at b1); narrower channels
+  there are faster reduced (the tiny CSN's 32 channels at 8^2, b16: 0.76x
+  unrolled), and wider frames compile for many seconds.
+  """
+  return 16 <= width <= 32 or (4 <= width < 16 and channels >= 128)
 
 
 def _tap_sums(xw: Array, dw: Array, kernel_size: Ints, strides: Ints
@@ -189,14 +197,12 @@ def _tap_sums(xw: Array, dw: Array, kernel_size: Ints, strides: Ints
   """[B, taps, C]: per clip and tap, sum over T', H', W' of window_tap * dw.
 
   xw [B, Tw, Hw, Wp, C]: the padded input of the outputs dw [B, T', H', W',
-  C]. For W' in `_UNROLLED_WIDTHS` each tap's sum over W' is written out as
-  adds (one fused vectorised loop, ~2x faster than a reduce there; narrower
-  frames are faster reduced, wider ones compile for many seconds); else
-  one variadic reduce over all taps.
+  C]. Where `_unrolled_width_sums` says so each tap's sum over W' is
+  written out as adds; else one variadic reduce over all taps.
   """
   out = dw.shape[1:4]
   windows = [w for _, w in _taps(xw, kernel_size, strides, out)]
-  if out[2] not in _UNROLLED_WIDTHS:
+  if not _unrolled_width_sums(out[2], dw.shape[-1]):
     zeros = [jnp.zeros((), dw.dtype)] * len(windows)
     sums = lax.reduce([w * dw for w in windows], zeros,
                       lambda a, b: [u + v for u, v in zip(a, b)], (1, 2, 3))
@@ -263,14 +269,34 @@ def _depthwise_backward(strides: Ints, padding: Pads,
 depthwise_conv3d.defvjp(_depthwise_forward, _depthwise_backward)
 
 
+# Frames of at least this many output positions (H' x W') run the forward
+# of a kt x 1 x 1 conv (kt > 1) as one 2D conv over (T, H' * W') instead of
+# a dot per tap: r2plus1d_18's 144 -> 64 at 16x56^2 2.4x, at 28^2 1.2x; at
+# 14^2 and 7^2 the dots are as fast. Its gradients stay the dots' (the 2D
+# conv's were faster alone, 1.8x, but slower in a model: s3d's train step
+# 0.82x; docs/conv_speed.md).
+_TEMPORAL_2D_MIN_AREA = 28 * 28
+
+
 def temporal_conv3d(x: Array, kernel: Array, strides: Ints,
                     padding: Pads) -> Array:
-  """Conv with a [kt, 1, 1] kernel (1x1x1 included, groups = 1) as dots.
+  """Conv with a [kt, 1, 1] kernel (1x1x1 included, groups = 1).
 
-  Per temporal tap one [N, C_in] x [C_in, C_out] dot on the strided
-  frames; its autodiff is plain 2D dots too (as 1x1 2D convs, XLA:CPU's
-  filter gradient runs ~10x slower).
+  As dots: per temporal tap one [N, C_in] x [C_in, C_out] dot on the
+  strided frames; its autodiff is plain 2D dots too (as 1x1 2D convs,
+  XLA:CPU's filter gradient runs ~10x slower). For kt > 1 on large
+  frames (`_TEMPORAL_2D_MIN_AREA`) the forward is one 2D conv whose image
+  is [T, H' * W'] (`_temporal_as_2d`), the gradients still the dots'.
   """
+  out = _geometry(x.shape, kernel.shape[:3], strides, padding)
+  if kernel.shape[0] > 1 and out[1] * out[2] >= _TEMPORAL_2D_MIN_AREA:
+    return _temporal_2d_forward(x, kernel, strides, padding)
+  return _temporal_dots(x, kernel, strides, padding)
+
+
+def _temporal_dots(x: Array, kernel: Array, strides: Ints, padding: Pads
+                   ) -> Array:
+  """`temporal_conv3d` as one dot per temporal tap."""
   dtype = jnp.result_type(x, kernel)
   acc = _accum_dtype(dtype)
   out = _geometry(x.shape, kernel.shape[:3], strides, padding)
@@ -280,4 +306,54 @@ def temporal_conv3d(x: Array, kernel: Array, strides: Ints,
     term = jnp.dot(window.reshape(-1, x.shape[-1]), kernel[tap].astype(dtype),
                    preferred_element_type=acc)
     y = term if y is None else y + term
+  return y.reshape(x.shape[0], *out, kernel.shape[-1]).astype(dtype)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _temporal_2d_forward(x: Array, kernel: Array, strides: Ints,
+                         padding: Pads) -> Array:
+  """`_temporal_as_2d`'s values with `_temporal_dots`' gradients."""
+  return _temporal_as_2d(x, kernel, strides, padding)
+
+
+def _temporal_2d_fwd(x: Array, kernel: Array, strides: Ints, padding: Pads
+                     ) -> tuple[Array, tuple[Array, Array]]:
+  return _temporal_as_2d(x, kernel, strides, padding), (x, kernel)
+
+
+def _temporal_2d_bwd(strides: Ints, padding: Pads,
+                     residuals: tuple[Array, Array], dy: Array
+                     ) -> tuple[Array, Array]:
+  x, kernel = residuals
+  _, dots_vjp = jax.vjp(
+      lambda x, k: _temporal_dots(x, k, strides, padding), x, kernel)
+  return dots_vjp(dy)
+
+
+_temporal_2d_forward.defvjp(_temporal_2d_fwd, _temporal_2d_bwd)
+
+
+def _temporal_as_2d(x: Array, kernel: Array, strides: Ints, padding: Pads
+                    ) -> Array:
+  """`temporal_conv3d` as one 2D conv: the strided frames [B, T, H', W', C]
+  seen as images [B, T, H' * W', C], kernel [kt, 1, C_in, C_out]; T's
+  padding inside the conv (crops before it), (0, 1) and a crop for none
+  (XLA:CPU's 2D conv is slower without padding, as in dense_conv_forms)."""
+  dtype = jnp.result_type(x, kernel)
+  acc = _accum_dtype(dtype)
+  out = _geometry(x.shape, kernel.shape[:3], strides, padding)
+  (lo, hi), (st, sh, sw) = padding[0], strides
+  xp = _pad_spatial(x, ((min(lo, 0), min(hi, 0)), *padding[1:]))
+  frames = xp[:, :, :(out[1] - 1) * sh + 1:sh, :(out[2] - 1) * sw + 1:sw]
+  t_pad = (max(lo, 0), max(hi, 0))
+  no_pad = t_pad == (0, 0) and st == 1
+  if no_pad:
+    t_pad = (0, 1)
+  images = frames.reshape(x.shape[0], xp.shape[1], out[1] * out[2],
+                          x.shape[-1])
+  y = lax.conv_general_dilated(images.astype(acc), kernel[:, 0].astype(acc),
+                               (st, 1), [t_pad, (0, 0)],
+                               dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  if no_pad:
+    y = y[:, :out[0]]
   return y.reshape(x.shape[0], *out, kernel.shape[-1]).astype(dtype)
