@@ -103,23 +103,34 @@ def test_depthwise_matches_grouped_conv(form, x_shape, kernel_size, strides,
       lambda x, k: layers.depthwise_conv3d(x, k, strides, padding))
 
 
+def _spy(monkeypatch, module, name: str) -> list:
+  """Wraps module.name so that each call appends its arguments to the
+  returned list (then runs the original)."""
+  calls = []
+  original = getattr(module, name)
+  monkeypatch.setattr(module, name,
+                      lambda *args: calls.append(args) or original(*args))
+  return calls
+
+
+def _default(cases: list) -> list:
+  """The cases that run without `-m slow`."""
+  return [case for case in cases if not hasattr(case, "marks")]
+
+
 def test_depthwise_unrolled_sums_cases_take_that_form(form, monkeypatch):
   """The DEPTHWISE_CASES marked "unrolled" sum their kernel gradient's W'
   as written-out adds when traced; the other default cases reduce."""
   form("fast")
-  unrolled = []
   rule = conv_forms._unrolled_width_sums  # pylint: disable=protected-access
-  monkeypatch.setattr(
-      conv_forms, "_unrolled_width_sums",
-      lambda width, channels: rule(width, channels) and (
-          unrolled.append((width, channels)) or True))
-  for x_shape, kernel_size, strides, padding in (
-      case for case in DEPTHWISE_CASES if not hasattr(case, "marks")):
+  calls = _spy(monkeypatch, conv_forms, "_unrolled_width_sums")
+  for x_shape, kernel_size, strides, padding in _default(DEPTHWISE_CASES):
     kernel = jnp.ones((*kernel_size, 1, x_shape[-1]))
     _grad_jaxpr(lambda x, k: layers.depthwise_conv3d(  # noqa: E731
         x, k, strides, padding),  # pylint: disable=cell-var-from-loop
                 jnp.ones(x_shape), kernel)
-  assert sorted(set(unrolled)) == [(7, 128), (17, 2)]
+  assert sorted({args for args in calls if rule(*args)}) == [(7, 128),
+                                                             (17, 2)]
 
 
 DENSE_CASES = [
@@ -168,37 +179,32 @@ def test_swapped_dkernel_cases_take_that_form(form, monkeypatch):
   """The DENSE_CASES marked for `_dkernel_swapped` run it when their
   gradient is traced; the other default cases do not."""
   form("fast")
-  traced = []
-  swapped = dense_conv_forms._dkernel_swapped  # pylint: disable=protected-access
-  monkeypatch.setattr(dense_conv_forms, "_dkernel_swapped",
-                      lambda x, *args: traced.append(x.shape) or swapped(
-                          x, *args))
-  for x_shape, kernel_size, c_out, strides, padding, groups in (
-      case for case in DENSE_CASES if not hasattr(case, "marks")):
+  calls = _spy(monkeypatch, dense_conv_forms, "_dkernel_swapped")
+  for x_shape, kernel_size, c_out, strides, padding, groups in _default(
+      DENSE_CASES):
     kernel = jnp.ones((*kernel_size, x_shape[-1] // groups, c_out))
     _grad_jaxpr(lambda x, k: layers.conv3d(  # noqa: E731
         x, k, strides, padding, groups),  # pylint: disable=cell-var-from-loop
                 jnp.ones(x_shape), kernel)
-  assert traced == [(2, 5, 7, 6, 8), (2, 7, 6, 5, 6), (1, 5, 7, 8, 6),
-                    (2, 4, 6, 6, 8)]
+  assert [args[0].shape for args in calls] == [
+      (2, 5, 7, 6, 8), (2, 7, 6, 5, 6), (1, 5, 7, 8, 6), (2, 4, 6, 6, 8)]
 
 
 def test_temporal_2d_cases_take_that_form(form, monkeypatch):
   """The DENSE_CASES marked for `_temporal_as_2d` run it (their gradients
   are the dots', checked against lax by test_conv3d_matches_lax_conv); no
-  other default case does."""
+  other default case does, nor bf16 inputs."""
   form("fast")
-  traced = []
-  as_2d = conv_forms._temporal_as_2d  # pylint: disable=protected-access
-  monkeypatch.setattr(conv_forms, "_temporal_as_2d",
-                      lambda x, *args: traced.append(x.shape) or as_2d(
-                          x, *args))
-  for x_shape, kernel_size, c_out, strides, padding, groups in (
-      case for case in DENSE_CASES if not hasattr(case, "marks")):
+  calls = _spy(monkeypatch, conv_forms, "_temporal_as_2d")
+  for x_shape, kernel_size, c_out, strides, padding, groups in _default(
+      DENSE_CASES):
     layers.conv3d(jnp.ones(x_shape), jnp.ones(
         (*kernel_size, x_shape[-1] // groups, c_out)), strides, padding, groups)
-  assert traced == [(1, 5, 28, 28, 4), (2, 6, 56, 30, 3), (1, 5, 28, 28, 2),
-                    (1, 6, 27, 28, 2)]
+  layers.conv3d(jnp.ones((1, 5, 28, 28, 4), jnp.bfloat16),
+                jnp.ones((3, 1, 1, 4, 6), jnp.bfloat16))  # bf16: the dots
+  assert [args[0].shape for args in calls] == [
+      (1, 5, 28, 28, 4), (2, 6, 56, 30, 3), (1, 5, 28, 28, 2),
+      (1, 6, 27, 28, 2)]
 
 
 @pytest.mark.parametrize("x_shape,kernel_size,c_out,strides,padding,groups",

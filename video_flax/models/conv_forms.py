@@ -274,7 +274,8 @@ depthwise_conv3d.defvjp(_depthwise_forward, _depthwise_backward)
 # a dot per tap: r2plus1d_18's 144 -> 64 at 16x56^2 2.4x, at 28^2 1.2x; at
 # 14^2 and 7^2 the dots are as fast. Its gradients stay the dots' (the 2D
 # conv's were faster alone, 1.8x, but slower in a model: s3d's train step
-# 0.82x; docs/conv_speed.md).
+# 0.82x; docs/conv_speed.md). Not for bf16, whose dots (YNNPACK, bf16) are
+# as fast at 56^2 and faster below, while the 2D conv computes in f32.
 _TEMPORAL_2D_MIN_AREA = 28 * 28
 
 
@@ -285,11 +286,14 @@ def temporal_conv3d(x: Array, kernel: Array, strides: Ints,
   As dots: per temporal tap one [N, C_in] x [C_in, C_out] dot on the
   strided frames; its autodiff is plain 2D dots too (as 1x1 2D convs,
   XLA:CPU's filter gradient runs ~10x slower). For kt > 1 on large
-  frames (`_TEMPORAL_2D_MIN_AREA`) the forward is one 2D conv whose image
-  is [T, H' * W'] (`_temporal_as_2d`), the gradients still the dots'.
+  frames (`_TEMPORAL_2D_MIN_AREA`), f32, the forward is one 2D conv whose
+  image is [T, H' * W'] (`_temporal_as_2d`), the gradients still the
+  dots'.
   """
   out = _geometry(x.shape, kernel.shape[:3], strides, padding)
-  if kernel.shape[0] > 1 and out[1] * out[2] >= _TEMPORAL_2D_MIN_AREA:
+  dtype = jnp.result_type(x, kernel)
+  if (kernel.shape[0] > 1 and out[1] * out[2] >= _TEMPORAL_2D_MIN_AREA
+      and _accum_dtype(dtype) == dtype):
     return _temporal_2d_forward(x, kernel, strides, padding)
   return _temporal_dots(x, kernel, strides, padding)
 
