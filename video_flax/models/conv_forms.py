@@ -8,7 +8,9 @@ The forms here rewrite each conv in those terms:
   depthwise (groups = C_in = C_out): a sum of shifted slices times the
     per-channel taps, with a custom VJP (dx: the same form on dy; dkernel:
     per-tap sums over blocks of outputs);
-  kernel kt x 1 x 1 (1x1x1 included): one dot per temporal tap;
+  kernel kt x 1 x 1 (1x1x1 included): one dot per temporal tap (for
+    kt > 1 on large frames, f32, the forward as one 2D conv over
+    (T, H' * W'), the gradients the dots');
   any other kernel, grouped or not (dense_conv_forms.py): 2D convs per
     temporal tap, T folded into the batch (for inputs of <= 4 channels the
     taps stacked on the channel axis, one 2D conv), autodiff for dx, and
